@@ -1,0 +1,78 @@
+"""One error taxonomy for the whole framework.
+
+Every error a provider raises is a :class:`ProviderError` that says whether retrying can help,
+what kind of failure it was and which provider raised it. Tools raise :class:`ToolError` to send
+a message back to the LLM verbatim.
+"""
+
+from __future__ import annotations
+
+import enum
+
+
+class LivekitexError(Exception):
+    """Base class of every error this framework raises on purpose."""
+
+
+class ConfigError(LivekitexError, ValueError):
+    """Bad configuration: the message names the offending option or variable and its value."""
+
+
+class ErrorCategory(str, enum.Enum):
+    AUTHENTICATION = "authentication"
+    RATE_LIMIT = "rate_limit"
+    QUOTA = "quota"
+    TIMEOUT = "timeout"
+    CONNECTION = "connection"
+    BAD_REQUEST = "bad_request"
+    SERVER = "server"
+    BAD_RESPONSE = "bad_response"
+    UNKNOWN = "unknown"
+
+
+class ProviderError(LivekitexError):
+    """A VAD/STT/LLM/TTS/realtime provider failed.
+
+    ``retryable`` tells the caller whether the same request may succeed if sent again.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        provider: str,
+        retryable: bool,
+        category: ErrorCategory = ErrorCategory.UNKNOWN,
+        status_code: int | None = None,
+        code: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.message = message
+        self.provider = provider
+        self.retryable = retryable
+        self.category = category
+        self.status_code = status_code
+        self.code = code
+
+    def __str__(self) -> str:
+        extra = f" (status {self.status_code})" if self.status_code is not None else ""
+        return f"{self.provider}: {self.message}{extra}"
+
+    def __repr__(self) -> str:
+        return (
+            f"ProviderError(provider={self.provider!r}, category={self.category.value!r}, "
+            f"retryable={self.retryable}, message={self.message!r})"
+        )
+
+
+class ProviderTimeoutError(ProviderError):
+    def __init__(self, message: str, *, provider: str) -> None:
+        super().__init__(message, provider=provider, retryable=True, category=ErrorCategory.TIMEOUT)
+
+
+class ToolError(LivekitexError):
+    """Raised by a function tool: its message is given to the LLM as the tool's result, verbatim."""
+
+
+class StopResponse(LivekitexError):  # noqa: N818 - a control-flow signal, not a failure
+    """Raised from ``Agent.on_user_turn_completed`` to skip the reply to this user turn."""

@@ -1,0 +1,224 @@
+"""Typed events and a small emitter.
+
+Event names are strings (``session.on("agent_state_changed", cb)``); each payload is a dataclass
+carrying ``created_at`` (wall-clock seconds) so handlers and logs can order them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import enum
+import inspect
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+
+if TYPE_CHECKING:
+    from .chat import ChatItem, FunctionCall, FunctionCallOutput
+    from .metrics import AgentMetrics
+
+logger = logging.getLogger("livekitex_agent.events")
+
+EventName = Literal[
+    "agent_state_changed",
+    "user_state_changed",
+    "user_input_transcribed",
+    "conversation_item_added",
+    "function_tools_executed",
+    "speech_created",
+    "metrics_collected",
+    "engine_changed",
+    "error",
+    "close",
+]
+
+
+class AgentState(str, enum.Enum):
+    INITIALIZING = "initializing"
+    LISTENING = "listening"
+    THINKING = "thinking"
+    SPEAKING = "speaking"
+    CLOSED = "closed"
+
+
+class UserState(str, enum.Enum):
+    LISTENING = "listening"
+    SPEAKING = "speaking"
+    AWAY = "away"
+
+
+class CloseReason(str, enum.Enum):
+    USER_REQUESTED = "user_requested"  # aclose() was called
+    INPUT_ENDED = "input_ended"  # the audio input finished (end of WAV file, memory input closed)
+    PARTICIPANT_DISCONNECTED = "participant_disconnected"
+    MAX_DURATION = "max_duration"
+    IDLE_TIMEOUT = "idle_timeout"
+    ERROR = "error"
+    JOB_SHUTDOWN = "job_shutdown"
+
+
+def _now() -> float:
+    return time.time()
+
+
+@dataclass
+class AgentStateChangedEvent:
+    old_state: AgentState
+    new_state: AgentState
+    type: Literal["agent_state_changed"] = "agent_state_changed"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class UserStateChangedEvent:
+    old_state: UserState
+    new_state: UserState
+    type: Literal["user_state_changed"] = "user_state_changed"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class UserInputTranscribedEvent:
+    transcript: str
+    is_final: bool
+    language: str | None = None
+    type: Literal["user_input_transcribed"] = "user_input_transcribed"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class ConversationItemAddedEvent:
+    item: ChatItem
+    type: Literal["conversation_item_added"] = "conversation_item_added"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class FunctionToolsExecutedEvent:
+    function_calls: list[FunctionCall]
+    function_call_outputs: list[FunctionCallOutput]
+    type: Literal["function_tools_executed"] = "function_tools_executed"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class SpeechCreatedEvent:
+    source: Literal["say", "generate_reply", "tool_response"]
+    user_initiated: bool
+    speech_handle: Any
+    type: Literal["speech_created"] = "speech_created"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class MetricsCollectedEvent:
+    metrics: AgentMetrics
+    type: Literal["metrics_collected"] = "metrics_collected"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class EngineChangedEvent:
+    old_engine: Literal["realtime", "pipeline"] | None
+    new_engine: Literal["realtime", "pipeline"]
+    reason: str
+    type: Literal["engine_changed"] = "engine_changed"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class ErrorEvent:
+    error: BaseException
+    source: str
+    recoverable: bool
+    type: Literal["error"] = "error"
+    created_at: float = field(default_factory=_now)
+
+
+@dataclass
+class CloseEvent:
+    reason: CloseReason
+    error: BaseException | None = None
+    type: Literal["close"] = "close"
+    created_at: float = field(default_factory=_now)
+
+
+SessionEvent = (
+    AgentStateChangedEvent
+    | UserStateChangedEvent
+    | UserInputTranscribedEvent
+    | ConversationItemAddedEvent
+    | FunctionToolsExecutedEvent
+    | SpeechCreatedEvent
+    | MetricsCollectedEvent
+    | EngineChangedEvent
+    | ErrorEvent
+    | CloseEvent
+)
+
+T = TypeVar("T", bound=str)
+Callback = Callable[..., Any]
+
+
+class EventEmitter(Generic[T]):
+    """Synchronous event emitter; coroutine callbacks are run as tasks the emitter owns.
+
+    A failing callback is logged and never breaks the emitter or the other callbacks.
+    """
+
+    def __init__(self) -> None:
+        self._handlers: dict[str, list[Callback]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+
+    def on(self, event: T, callback: Callback | None = None) -> Any:
+        """Register ``callback`` for ``event``; usable as a decorator when ``callback`` is omitted."""
+        if callback is None:
+
+            def decorator(cb: Callback) -> Callback:
+                self.on(event, cb)
+                return cb
+
+            return decorator
+        self._handlers.setdefault(event, []).append(callback)
+        return callback
+
+    def once(self, event: T, callback: Callback) -> Callback:
+        def wrapper(*args: Any) -> Any:
+            self.off(event, wrapper)
+            return callback(*args)
+
+        return self.on(event, wrapper)  # type: ignore[no-any-return]
+
+    def off(self, event: T, callback: Callback) -> None:
+        handlers = self._handlers.get(event)
+        if handlers and callback in handlers:
+            handlers.remove(callback)
+
+    def emit(self, event: T, *args: Any) -> None:
+        for callback in list(self._handlers.get(event, ())):
+            try:
+                result = callback(*args)
+            except Exception:
+                logger.exception("error in %r handler %r", event, getattr(callback, "__qualname__", callback))
+                continue
+            if inspect.isawaitable(result):
+                task = asyncio.ensure_future(result)
+                self._tasks.add(task)
+                task.add_done_callback(self._on_task_done)
+
+    def _on_task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("error in async event handler", exc_info=task.exception())
+
+    async def aclose_handlers(self, timeout: float = 1.0) -> None:
+        """Wait briefly for running async handlers, then cancel the rest."""
+        if not self._tasks:
+            return
+        _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
+        for task in pending:
+            task.cancel()
+        if pending:
+            await asyncio.gather(*pending, return_exceptions=True)

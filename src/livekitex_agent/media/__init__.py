@@ -1,0 +1,20 @@
+"""Audio frames, resampling, WAV files and the session I/O interfaces."""
+
+from .frame import AudioFrame, combine_frames
+from .io import AudioInput, AudioOutput, PacedAudioOutput, PlaybackFinished, TextOutput
+from .resample import Resampler, resample
+from .wav import read_wav, write_wav
+
+__all__ = [
+    "AudioFrame",
+    "AudioInput",
+    "AudioOutput",
+    "PacedAudioOutput",
+    "PlaybackFinished",
+    "Resampler",
+    "TextOutput",
+    "combine_frames",
+    "read_wav",
+    "resample",
+    "write_wav",
+]

@@ -1,0 +1,37 @@
+"""Provider interfaces (VAD, STT, LLM, TTS, realtime) that plugins implement."""
+
+from .base import NO_RETRY, Provider, RetryPolicy, with_retries
+from .llm import LLM, ChatChunk, CompletionUsage, GeneratorLLMStream, LLMStream, ToolChoice
+from .segmenter import SpeechSegmenter, WindowBuffer
+from .stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
+from .tts import TTS, GeneratorTTSStream, TTSStream
+from .vad import VAD, VADEvent, VADEventType, VADOptions, VADStream
+
+__all__ = [
+    "LLM",
+    "NO_RETRY",
+    "STT",
+    "TTS",
+    "VAD",
+    "ChatChunk",
+    "CompletionUsage",
+    "GeneratorLLMStream",
+    "GeneratorTTSStream",
+    "LLMStream",
+    "Provider",
+    "RetryPolicy",
+    "STTCapabilities",
+    "STTStream",
+    "SpeechAlternative",
+    "SpeechEvent",
+    "SpeechEventType",
+    "SpeechSegmenter",
+    "TTSStream",
+    "ToolChoice",
+    "VADEvent",
+    "VADEventType",
+    "VADOptions",
+    "VADStream",
+    "WindowBuffer",
+    "with_retries",
+]

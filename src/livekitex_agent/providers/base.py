@@ -1,0 +1,90 @@
+"""What every provider shares: a label for logs and errors, and a retry policy."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import TypeVar
+
+from ..errors import ProviderError, ProviderTimeoutError
+
+logger = logging.getLogger("livekitex_agent.providers")
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True)
+class RetryPolicy:
+    """How a failed request is retried: ``max_retries`` more attempts with capped, jittered backoff."""
+
+    max_retries: int = 2
+    base_delay: float = 0.25
+    max_delay: float = 4.0
+    jitter: float = 0.2  # +/- fraction of the delay
+    timeout: float | None = 15.0  # per attempt, until the first output arrives
+
+    def __post_init__(self) -> None:
+        if self.max_retries < 0:
+            raise ValueError(f"max_retries must be >= 0, got {self.max_retries!r}")
+        if self.base_delay < 0 or self.max_delay < 0:
+            raise ValueError(f"retry delays must be >= 0, got {self.base_delay!r}/{self.max_delay!r}")
+        if self.timeout is not None and self.timeout <= 0:
+            raise ValueError(f"timeout must be positive or None, got {self.timeout!r}")
+
+    def delay(self, attempt: int, rng: random.Random | None = None) -> float:
+        """The wait before retry number ``attempt`` (1-based)."""
+        base = min(self.max_delay, self.base_delay * (2 ** (attempt - 1)))
+        r = (rng or random).uniform(-self.jitter, self.jitter)
+        return max(0.0, base * (1 + r))
+
+
+NO_RETRY = RetryPolicy(max_retries=0)
+
+
+class Provider:
+    """Base of every provider: ``label`` names it in logs, errors and metrics."""
+
+    retry_policy: RetryPolicy = RetryPolicy()
+
+    @property
+    def label(self) -> str:
+        """``plugin.ClassName`` for plugin providers (``openai.LLM``), else the class name."""
+        module = type(self).__module__
+        if ".plugins." in module:
+            return f"{module.split('.plugins.')[1].split('.')[0]}.{type(self).__name__}"
+        return type(self).__name__
+
+    async def aclose(self) -> None:  # noqa: B027 - optional hook
+        """Release connections or models the provider holds."""
+
+
+async def with_retries(
+    attempt: Callable[[], Awaitable[T]],
+    *,
+    policy: RetryPolicy,
+    provider: str,
+    on_retry: Callable[[ProviderError, int], None] | None = None,
+) -> T:
+    """Run ``attempt`` until it succeeds, retrying retryable :class:`ProviderError` per ``policy``."""
+    n = 0
+    while True:
+        try:
+            if policy.timeout is None:
+                return await attempt()
+            async with asyncio.timeout(policy.timeout):
+                return await attempt()
+        except TimeoutError:
+            err: ProviderError = ProviderTimeoutError(f"no answer within {policy.timeout:g}s", provider=provider)
+        except ProviderError as e:
+            err = e
+        if not err.retryable or n >= policy.max_retries:
+            raise err
+        n += 1
+        delay = policy.delay(n)
+        logger.warning("%s failed (%s); retry %d/%d in %.2fs", provider, err.message, n, policy.max_retries, delay)
+        if on_retry is not None:
+            on_retry(err, n)
+        await asyncio.sleep(delay)

@@ -1,0 +1,82 @@
+"""Speech to text: per-segment recognition, and optional streaming recognition."""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import dataclass, field
+
+from ..media.frame import AudioFrame
+from .base import Provider
+
+
+class SpeechEventType(str, enum.Enum):
+    START_OF_SPEECH = "start_of_speech"
+    INTERIM_TRANSCRIPT = "interim_transcript"
+    FINAL_TRANSCRIPT = "final_transcript"
+    END_OF_SPEECH = "end_of_speech"
+
+
+@dataclass
+class SpeechAlternative:
+    text: str
+    language: str | None = None
+    confidence: float = 1.0
+    start_time: float = 0.0
+    end_time: float = 0.0
+
+
+@dataclass
+class SpeechEvent:
+    type: SpeechEventType
+    alternatives: list[SpeechAlternative] = field(default_factory=list)
+    audio_duration: float = 0.0  # seconds of audio behind this result
+
+    @property
+    def text(self) -> str:
+        return self.alternatives[0].text if self.alternatives else ""
+
+    @property
+    def language(self) -> str | None:
+        return self.alternatives[0].language if self.alternatives else None
+
+
+@dataclass(frozen=True)
+class STTCapabilities:
+    streaming: bool = False
+    interim_results: bool = False
+
+
+class STTStream(ABC):
+    """A streaming recognition: push frames, read events; ``end_input`` when the audio is over."""
+
+    @abstractmethod
+    def push_frame(self, frame: AudioFrame) -> None: ...
+
+    @abstractmethod
+    def end_input(self) -> None: ...
+
+    @abstractmethod
+    def __aiter__(self) -> AsyncIterator[SpeechEvent]: ...
+
+    @abstractmethod
+    async def aclose(self) -> None: ...
+
+
+class STT(Provider, ABC):
+    """A speech recognizer.
+
+    ``recognize`` transcribes one speech segment (what the pipeline calls after the VAD closes a
+    segment). Providers with ``capabilities.streaming`` also implement ``stream``.
+    """
+
+    capabilities: STTCapabilities = STTCapabilities()
+    sample_rate: int | None = 16000  # the rate it wants; None accepts any
+
+    @abstractmethod
+    async def recognize(self, frames: Sequence[AudioFrame], *, language: str | None = None) -> SpeechEvent:
+        """Transcribe ``frames`` (one segment); returns a FINAL_TRANSCRIPT event (text may be empty)."""
+
+    def stream(self, *, language: str | None = None) -> STTStream:
+        raise NotImplementedError(f"{self.label} does not support streaming recognition")

@@ -1,0 +1,74 @@
+"""Voice activity detection: frames in, speech start/end events out.
+
+A VAD stream is synchronous on purpose: it runs on every input frame, and a function call is
+cheaper and easier to reason about than a task switch per frame. Times are audio time (seconds of
+audio pushed), not wall time.
+"""
+
+from __future__ import annotations
+
+import enum
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from ..media.frame import AudioFrame
+from .base import Provider
+
+
+class VADEventType(str, enum.Enum):
+    START_OF_SPEECH = "start_of_speech"
+    INFERENCE = "inference"  # periodic update while speaking (speech_duration grows)
+    END_OF_SPEECH = "end_of_speech"
+
+
+@dataclass
+class VADEvent:
+    type: VADEventType
+    timestamp: float  # audio time of the event (seconds since the stream started)
+    speech_duration: float = 0.0  # seconds of speech in the current segment so far
+    silence_duration: float = 0.0  # seconds of silence since speech ended (END_OF_SPEECH)
+    probability: float = 0.0
+    frames: tuple[AudioFrame, ...] = ()  # END_OF_SPEECH: the segment's audio
+
+
+@dataclass(frozen=True)
+class VADOptions:
+    """Common VAD settings (each implementation documents its defaults)."""
+
+    activation_threshold: float = 0.5
+    min_speech_duration: float = 0.05
+    min_silence_duration: float = 0.55
+    prefix_padding_duration: float = 0.3
+    max_buffered_speech: float = 60.0
+
+    def __post_init__(self) -> None:
+        for name in ("min_speech_duration", "min_silence_duration", "prefix_padding_duration"):
+            value = getattr(self, name)
+            if value < 0:
+                raise ValueError(f"{name} must be >= 0, got {value!r}")
+        if self.max_buffered_speech <= 0:
+            raise ValueError(f"max_buffered_speech must be positive, got {self.max_buffered_speech!r}")
+
+
+class VADStream(ABC):
+    """Push frames (any length, the VAD's sample rate); get back the events they caused."""
+
+    @abstractmethod
+    def push_frame(self, frame: AudioFrame) -> Sequence[VADEvent]: ...
+
+    def flush(self) -> Sequence[VADEvent]:
+        """End of input: close an open speech segment (returns its END_OF_SPEECH, if any)."""
+        return ()
+
+    def close(self) -> None:  # noqa: B027 - optional hook
+        """Release per-stream state."""
+
+
+class VAD(Provider, ABC):
+    """A voice activity detector. ``sample_rate`` is the rate its streams expect."""
+
+    sample_rate: int = 16000
+
+    @abstractmethod
+    def stream(self) -> VADStream: ...

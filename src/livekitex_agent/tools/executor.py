@@ -1,0 +1,166 @@
+"""Runs the tool calls of one LLM step concurrently and turns every outcome into a readable result."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pydantic
+
+from ..chat import FunctionCall, FunctionCallOutput
+from ..errors import ToolError
+from .context import RunContext
+from .function_tool import FunctionTool, ToolArgumentsError
+from .registry import ToolRegistry
+
+logger = logging.getLogger("livekitex_agent.tools")
+
+GENERIC_ERROR = "An internal error occurred while running the tool {name!r}."
+
+
+@dataclass
+class ToolResult:
+    """The outcome of one call: ``output`` goes back to the LLM; ``handoff`` is a new agent, if any."""
+
+    call: FunctionCall
+    output: FunctionCallOutput | None  # None when the call was cancelled before it finished
+    handoff: Any = None
+    raw: Any = None
+    exception: BaseException | None = None
+
+    @property
+    def cancelled(self) -> bool:
+        return self.output is None
+
+
+def serialize_result(value: Any) -> str:
+    """Turn a tool's return value into the text the LLM reads."""
+    if value is None:
+        return ""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, pydantic.BaseModel):
+        return value.model_dump_json()
+    try:
+        return json.dumps(value, default=str)
+    except (TypeError, ValueError):
+        return str(value)
+
+
+class ToolExecutor:
+    """Executes tool calls concurrently with per-tool timeouts.
+
+    ``handoff_types`` are the return types that mean "hand the conversation to this agent";
+    a tool may also return ``(agent, message)``.
+    """
+
+    def __init__(
+        self,
+        registry: ToolRegistry,
+        *,
+        make_context: Callable[[FunctionCall], RunContext[Any] | None],
+        handoff_types: tuple[type, ...] = (),
+    ) -> None:
+        self._registry = registry
+        self._make_context = make_context
+        self._handoff_types = handoff_types
+        self._running: dict[asyncio.Task[ToolResult], FunctionTool | None] = {}
+
+    async def execute(self, calls: Sequence[FunctionCall]) -> list[ToolResult]:
+        """Run all ``calls`` concurrently; results come back in the order of ``calls``."""
+        tasks = []
+        for call in calls:
+            task = asyncio.get_running_loop().create_task(self._run_one(call), name=f"tool:{call.name}")
+            self._running[task] = self._registry.get(call.name)
+            tasks.append(task)
+        try:
+            done = await asyncio.gather(*(asyncio.shield(t) for t in tasks), return_exceptions=True)
+        except asyncio.CancelledError:
+            self.interrupt()
+            # non-cancellable tools finish; nothing waits for them here but they are still owned
+            raise
+        finally:
+            for t in tasks:
+                if t.done():
+                    self._running.pop(t, None)
+        results: list[ToolResult] = []
+        for call, outcome in zip(calls, done, strict=True):
+            if isinstance(outcome, ToolResult):
+                results.append(outcome)
+            else:  # cancelled by interrupt()
+                results.append(ToolResult(call=call, output=None, exception=outcome))
+        return results
+
+    def interrupt(self) -> None:
+        """Cancel the running calls whose tools allow it (``cancellable=True``)."""
+        for task, tool in list(self._running.items()):
+            if tool is None or tool.cancellable:
+                task.cancel()
+
+    async def aclose(self) -> None:
+        """Cancel every running call, cancellable or not, and wait for them."""
+        tasks = list(self._running)
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.gather(*tasks, return_exceptions=True)
+        self._running.clear()
+
+    @property
+    def running(self) -> int:
+        return sum(1 for t in self._running if not t.done())
+
+    async def _run_one(self, call: FunctionCall) -> ToolResult:
+        tool = self._registry.get(call.name)
+        if tool is None:
+            known = ", ".join(self._registry.names()) or "none"
+            msg = f"Unknown function {call.name!r}. Available functions: {known}."
+            logger.warning("LLM called unknown tool %r", call.name)
+            return self._error(call, msg)
+        try:
+            args = tool.parse_arguments(call.arguments)
+        except ToolArgumentsError as e:
+            logger.warning("%s", e)
+            return self._error(call, str(e), exception=e)
+        ctx = self._make_context(call)
+        try:
+            if tool.timeout is None:
+                value = await tool.invoke(args, ctx)
+            else:
+                async with asyncio.timeout(tool.timeout):
+                    value = await tool.invoke(args, ctx)
+        except ToolError as e:
+            logger.info("tool %r returned an error: %s", call.name, e)
+            return self._error(call, str(e), exception=e)
+        except TimeoutError as e:
+            logger.warning("tool %r timed out after %ss", call.name, tool.timeout)
+            return self._error(call, f"The tool {call.name!r} timed out after {tool.timeout:g} seconds.", exception=e)
+        except asyncio.CancelledError:
+            raise
+        except Exception as e:
+            logger.exception("tool %r failed", call.name)
+            return self._error(call, GENERIC_ERROR.format(name=call.name), exception=e)
+        handoff = None
+        message = value
+        if self._handoff_types:
+            if isinstance(value, self._handoff_types):
+                handoff, message = value, None
+            elif (
+                isinstance(value, tuple)
+                and len(value) == 2
+                and isinstance(value[0], self._handoff_types)
+            ):
+                handoff, message = value
+        if handoff is not None and message is None:
+            message = f"Transferred the conversation to {type(handoff).__name__}."
+        output = FunctionCallOutput(call_id=call.call_id, name=call.name, output=serialize_result(message))
+        return ToolResult(call=call, output=output, handoff=handoff, raw=value)
+
+    @staticmethod
+    def _error(call: FunctionCall, message: str, *, exception: BaseException | None = None) -> ToolResult:
+        output = FunctionCallOutput(call_id=call.call_id, name=call.name, output=message, is_error=True)
+        return ToolResult(call=call, output=output, exception=exception)

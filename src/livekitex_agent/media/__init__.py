@@ -1,7 +1,7 @@
 """Audio frames, resampling, WAV files and the session I/O interfaces."""
 
 from .frame import AudioFrame, combine_frames
-from .io import AudioInput, AudioOutput, PacedAudioOutput, PlaybackFinished, TextOutput
+from .io import AudioInput, AudioOutput, PacedAudioOutput, PlaybackFinished, SessionIO, TextOutput
 from .resample import Resampler, resample
 from .wav import read_wav, write_wav
 
@@ -12,6 +12,7 @@ __all__ = [
     "PacedAudioOutput",
     "PlaybackFinished",
     "Resampler",
+    "SessionIO",
     "TextOutput",
     "combine_frames",
     "read_wav",

@@ -299,3 +299,34 @@ class PacedAudioOutput(AudioOutput):
             except Exception:
                 logger.exception("audio sink failed to write a frame; dropping the segment")
                 self.clear_buffer()
+
+
+class SessionIO:
+    """The I/O one session uses. Implementations (rooms, console, memory) may hook into the session.
+
+    ``start`` is called by ``AgentSession.start`` before the first turn; an implementation may
+    subscribe to the session's events there (e.g. publish the agent state) or feed it text input
+    through its public API (``session.generate_reply(user_input=...)``).
+    """
+
+    def __init__(
+        self,
+        audio_input: AudioInput | None = None,
+        audio_output: AudioOutput | None = None,
+        text_output: TextOutput | None = None,
+    ) -> None:
+        self.audio_input = audio_input
+        self.audio_output = audio_output
+        self.text_output = text_output
+
+    async def start(self, session: Any) -> None:  # noqa: B027 - optional hook
+        """Called once when the session starts with this I/O."""
+
+    async def aclose(self) -> None:
+        """Close every part (called by the session when it closes)."""
+        for part in (self.audio_input, self.audio_output, self.text_output):
+            if part is not None:
+                try:
+                    await part.aclose()
+                except Exception:
+                    logger.exception("closing %r failed", part)

@@ -1,0 +1,31 @@
+"""How ``AgentSession.start(room=...)`` finds the I/O for a LiveKit room without importing ``rooms``.
+
+``livekitex_agent.rooms.livekit`` registers its factory here when imported (the worker imports it),
+which keeps the session layer free of any dependency on LiveKit room code.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ..media.io import SessionIO
+
+RoomIOFactory = Callable[..., SessionIO]
+
+_factory: RoomIOFactory | None = None
+
+
+def register_room_io_factory(factory: RoomIOFactory) -> None:
+    """Install the factory that turns ``(room, **options)`` into a :class:`SessionIO`."""
+    global _factory
+    _factory = factory
+
+
+def make_room_io(room: Any, **options: Any) -> SessionIO:
+    if _factory is None:
+        raise RuntimeError(
+            "no LiveKit room I/O is registered: import livekitex_agent.rooms.livekit "
+            "(the worker does this for you) or pass io=... to AgentSession.start"
+        )
+    return _factory(room, **options)

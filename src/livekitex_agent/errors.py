@@ -45,6 +45,7 @@ class ProviderError(LivekitexError):
         category: ErrorCategory = ErrorCategory.UNKNOWN,
         status_code: int | None = None,
         code: str | None = None,
+        retry_after: float | None = None,
     ) -> None:
         super().__init__(message)
         self.message = message
@@ -53,6 +54,7 @@ class ProviderError(LivekitexError):
         self.category = category
         self.status_code = status_code
         self.code = code
+        self.retry_after = retry_after  # seconds the server asked us to wait (Retry-After), if any
 
     def __str__(self) -> str:
         extra = f" (status {self.status_code})" if self.status_code is not None else ""

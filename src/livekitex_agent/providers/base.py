@@ -68,7 +68,11 @@ async def with_retries(
     provider: str,
     on_retry: Callable[[ProviderError, int], None] | None = None,
 ) -> T:
-    """Run ``attempt`` until it succeeds, retrying retryable :class:`ProviderError` per ``policy``."""
+    """Run ``attempt`` until it succeeds, retrying retryable :class:`ProviderError` per ``policy``.
+
+    A server-requested pause (``ProviderError.retry_after``) is honoured; when it is longer than
+    ``policy.max_delay`` the error is raised at once instead, so a caller can fail over.
+    """
     n = 0
     while True:
         try:
@@ -82,8 +86,10 @@ async def with_retries(
             err = e
         if not err.retryable or n >= policy.max_retries:
             raise err
+        if err.retry_after is not None and err.retry_after > policy.max_delay:
+            raise err  # the server wants a longer pause than the policy allows: fail now (and fail over)
         n += 1
-        delay = policy.delay(n)
+        delay = policy.delay(n) if err.retry_after is None else max(policy.delay(n), err.retry_after)
         logger.warning("%s failed (%s); retry %d/%d in %.2fs", provider, err.message, n, policy.max_retries, delay)
         if on_retry is not None:
             on_retry(err, n)

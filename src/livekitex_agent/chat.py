@@ -66,6 +66,10 @@ class FunctionCallOutput:
 ChatItem = ChatMessage | FunctionCall | FunctionCallOutput
 
 
+def _is_system(item: ChatItem) -> bool:
+    return isinstance(item, ChatMessage) and item.role == "system"
+
+
 def item_tokens(item: ChatItem) -> int:
     if isinstance(item, ChatMessage):
         return estimate_tokens(item.content) + 4
@@ -197,7 +201,7 @@ class ChatContext:
             return
         items = self._items
         head = 0
-        while head < len(items) and isinstance(items[head], ChatMessage) and items[head].role == "system":
+        while head < len(items) and _is_system(items[head]):
             head += 1
         last = len(items) - 1  # the newest item always stays
         count, tokens, cut = len(items), self._tokens, head
@@ -212,11 +216,7 @@ class ChatContext:
             return
         dropped = items[head:cut]
         gone_calls = {i.call_id for i in dropped if isinstance(i, FunctionCall)}
-        kept = [
-            i
-            for i in items[cut:]
-            if not (isinstance(i, FunctionCallOutput) and i.call_id in gone_calls)
-        ]
+        kept = [i for i in items[cut:] if not (isinstance(i, FunctionCallOutput) and i.call_id in gone_calls)]
         orphans = len(items) - cut - len(kept)
         self._items = items[:head] + kept
         self._tokens = sum(item_tokens(i) for i in self._items)

@@ -18,7 +18,7 @@ class ConfigError(LivekitexError, ValueError):
     """Bad configuration: the message names the offending option or variable and its value."""
 
 
-class ErrorCategory(str, enum.Enum):
+class ErrorCategory(enum.StrEnum):
     AUTHENTICATION = "authentication"
     RATE_LIMIT = "rate_limit"
     QUOTA = "quota"

@@ -35,7 +35,7 @@ EventName = Literal[
 ]
 
 
-class AgentState(str, enum.Enum):
+class AgentState(enum.StrEnum):
     INITIALIZING = "initializing"
     LISTENING = "listening"
     THINKING = "thinking"
@@ -43,13 +43,13 @@ class AgentState(str, enum.Enum):
     CLOSED = "closed"
 
 
-class UserState(str, enum.Enum):
+class UserState(enum.StrEnum):
     LISTENING = "listening"
     SPEAKING = "speaking"
     AWAY = "away"
 
 
-class CloseReason(str, enum.Enum):
+class CloseReason(enum.StrEnum):
     USER_REQUESTED = "user_requested"  # aclose() was called
     INPUT_ENDED = "input_ended"  # the audio input finished (end of WAV file, memory input closed)
     PARTICIPANT_DISCONNECTED = "participant_disconnected"
@@ -189,7 +189,7 @@ class EventEmitter(Generic[T]):
             self.off(event, wrapper)
             return callback(*args)
 
-        return self.on(event, wrapper)  # type: ignore[no-any-return]
+        return self.on(event, wrapper)
 
     def off(self, event: T, callback: Callback) -> None:
         handlers = self._handlers.get(event)

@@ -35,7 +35,9 @@ class AudioFrame:
         self.num_channels = num_channels
 
     @classmethod
-    def from_bytes(cls, pcm: bytes | bytearray | memoryview, sample_rate: int, num_channels: int = 1) -> AudioFrame:
+    def from_bytes(
+        cls, pcm: bytes | bytearray | memoryview, sample_rate: int, num_channels: int = 1
+    ) -> AudioFrame:
         if len(pcm) % 2:
             raise ValueError(f"PCM16 data must have an even number of bytes, got {len(pcm)}")
         return cls(np.frombuffer(pcm, dtype="<i2").astype(np.int16, copy=False), sample_rate, num_channels)
@@ -71,7 +73,11 @@ class AudioFrame:
     def slice(self, start: float, end: float | None = None) -> AudioFrame:
         """The part between ``start`` and ``end`` seconds (a view, no copy)."""
         a = max(0, round(start * self.sample_rate)) * self.num_channels
-        b = self.data.size if end is None else min(self.data.size, round(end * self.sample_rate) * self.num_channels)
+        b = (
+            self.data.size
+            if end is None
+            else min(self.data.size, round(end * self.sample_rate) * self.num_channels)
+        )
         return AudioFrame(self.data[a:b], self.sample_rate, self.num_channels)
 
     def rms_dbfs(self) -> float:

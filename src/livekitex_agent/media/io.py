@@ -153,7 +153,9 @@ class PacedAudioOutput(AudioOutput):
         if self._closed:
             raise RuntimeError("audio output is closed")
         if self.sample_rate is not None and frame.sample_rate != self.sample_rate:
-            raise ValueError(f"this output plays {self.sample_rate} Hz audio, got a {frame.sample_rate} Hz frame")
+            raise ValueError(
+                f"this output plays {self.sample_rate} Hz audio, got a {frame.sample_rate} Hz frame"
+            )
         if not self._in_segment:
             self._start_segment()
         while self._queued_duration >= self._max_buffer:
@@ -187,6 +189,7 @@ class PacedAudioOutput(AudioOutput):
         self._queue.clear()
         self._queued_duration = 0.0
         self._space.set()
+        self._paused = False  # a cleared output plays the next segment normally
         self._finish(PlaybackFinished(position=position, interrupted=True))
 
     def pause(self) -> None:

@@ -31,7 +31,11 @@ class Resampler:
             frame = frame.to_mono()
         if frame.sample_rate == self.output_rate:
             return frame
-        if self._stream is None or self._input_rate != frame.sample_rate or self._channels != frame.num_channels:
+        if (
+            self._stream is None
+            or self._input_rate != frame.sample_rate
+            or self._channels != frame.num_channels
+        ):
             self._input_rate = frame.sample_rate
             self._channels = frame.num_channels
             self._stream = soxr.ResampleStream(

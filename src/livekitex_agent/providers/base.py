@@ -81,7 +81,9 @@ async def with_retries(
             async with asyncio.timeout(policy.timeout):
                 return await attempt()
         except TimeoutError:
-            err: ProviderError = ProviderTimeoutError(f"no answer within {policy.timeout:g}s", provider=provider)
+            err: ProviderError = ProviderTimeoutError(
+                f"no answer within {policy.timeout:g}s", provider=provider
+            )
         except ProviderError as e:
             err = e
         if not err.retryable or n >= policy.max_retries:
@@ -90,7 +92,9 @@ async def with_retries(
             raise err  # the server wants a longer pause than the policy allows: fail now (and fail over)
         n += 1
         delay = policy.delay(n) if err.retry_after is None else max(policy.delay(n), err.retry_after)
-        logger.warning("%s failed (%s); retry %d/%d in %.2fs", provider, err.message, n, policy.max_retries, delay)
+        logger.warning(
+            "%s failed (%s); retry %d/%d in %.2fs", provider, err.message, n, policy.max_retries, delay
+        )
         if on_retry is not None:
             on_retry(err, n)
         await asyncio.sleep(delay)

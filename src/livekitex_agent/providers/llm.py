@@ -72,7 +72,7 @@ class GeneratorLLMStream(LLMStream):
         if self._gen is not None:
             raise RuntimeError("an LLM stream can be iterated only once")
         self._gen = self._factory()
-        return self._gen  # type: ignore[no-any-return]
+        return self._gen
 
     async def aclose(self) -> None:
         if self._gen is not None:

@@ -11,7 +11,7 @@ from ..media.frame import AudioFrame
 from .base import Provider
 
 
-class SpeechEventType(str, enum.Enum):
+class SpeechEventType(enum.StrEnum):
     START_OF_SPEECH = "start_of_speech"
     INTERIM_TRANSCRIPT = "interim_transcript"
     FINAL_TRANSCRIPT = "final_transcript"

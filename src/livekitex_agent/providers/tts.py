@@ -48,7 +48,7 @@ class GeneratorTTSStream(TTSStream):
         if self._gen is not None:
             raise RuntimeError("a TTS stream can be iterated only once")
         self._gen = self._factory()
-        return self._gen  # type: ignore[no-any-return]
+        return self._gen
 
     async def aclose(self) -> None:
         if self._gen is not None:

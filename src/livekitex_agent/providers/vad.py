@@ -16,7 +16,7 @@ from ..media.frame import AudioFrame
 from .base import Provider
 
 
-class VADEventType(str, enum.Enum):
+class VADEventType(enum.StrEnum):
     START_OF_SPEECH = "start_of_speech"
     INFERENCE = "inference"  # periodic update while speaking (speech_duration grows)
     END_OF_SPEECH = "end_of_speech"

@@ -142,4 +142,6 @@ def start_livekit_server(
             return server
         time.sleep(0.05)
     server.kill()
-    raise TimeoutError(f"livekit-server did not answer on port {port} within {timeout}s:\n{server.logs()[-4000:]}")
+    raise TimeoutError(
+        f"livekit-server did not answer on port {port} within {timeout}s:\n{server.logs()[-4000:]}"
+    )

@@ -21,4 +21,4 @@ class RunContext(Generic[UserData]):
     @property
     def userdata(self) -> UserData:
         """The ``userdata`` object given to the session, shared by all tools of a conversation."""
-        return self.session.userdata  # type: ignore[no-any-return]
+        return self.session.userdata

@@ -69,6 +69,7 @@ class ToolExecutor:
         self._make_context = make_context
         self._handoff_types = handoff_types
         self._running: dict[asyncio.Task[ToolResult], FunctionTool | None] = {}
+        self._by_call: dict[str, asyncio.Task[ToolResult]] = {}
 
     async def execute(self, calls: Sequence[FunctionCall]) -> list[ToolResult]:
         """Run all ``calls`` concurrently; results come back in the order of ``calls``."""
@@ -76,6 +77,7 @@ class ToolExecutor:
         for call in calls:
             task = asyncio.get_running_loop().create_task(self._run_one(call), name=f"tool:{call.name}")
             self._running[task] = self._registry.get(call.name)
+            self._by_call[call.call_id] = task
             tasks.append(task)
         try:
             done = await asyncio.gather(*(asyncio.shield(t) for t in tasks), return_exceptions=True)
@@ -83,16 +85,27 @@ class ToolExecutor:
             self.interrupt()
             # non-cancellable tools finish; nothing waits for them here but they are still owned
             raise
-        finally:
-            for t in tasks:
-                if t.done():
-                    self._running.pop(t, None)
+        return self._collect(calls, done)
+
+    async def drain(self, calls: Sequence[FunctionCall]) -> list[ToolResult]:
+        """After an interruption: wait for the calls still running (the non-cancellable ones)."""
+        tasks = [self._by_call.get(c.call_id) for c in calls]
+        outcomes = await asyncio.gather(
+            *(t if t is not None else _missing() for t in tasks), return_exceptions=True
+        )
+        return self._collect(calls, outcomes)
+
+    def _collect(self, calls: Sequence[FunctionCall], outcomes: Sequence[Any]) -> list[ToolResult]:
         results: list[ToolResult] = []
-        for call, outcome in zip(calls, done, strict=True):
+        for call, outcome in zip(calls, outcomes, strict=True):
+            task = self._by_call.pop(call.call_id, None)
+            if task is not None and task.done():
+                self._running.pop(task, None)
             if isinstance(outcome, ToolResult):
                 results.append(outcome)
             else:  # cancelled by interrupt()
-                results.append(ToolResult(call=call, output=None, exception=outcome))
+                err = outcome if isinstance(outcome, BaseException) else None
+                results.append(ToolResult(call=call, output=None, exception=err))
         return results
 
     def interrupt(self) -> None:
@@ -109,6 +122,7 @@ class ToolExecutor:
         if tasks:
             await asyncio.gather(*tasks, return_exceptions=True)
         self._running.clear()
+        self._by_call.clear()
 
     @property
     def running(self) -> int:
@@ -138,7 +152,9 @@ class ToolExecutor:
             return self._error(call, str(e), exception=e)
         except TimeoutError as e:
             logger.warning("tool %r timed out after %ss", call.name, tool.timeout)
-            return self._error(call, f"The tool {call.name!r} timed out after {tool.timeout:g} seconds.", exception=e)
+            return self._error(
+                call, f"The tool {call.name!r} timed out after {tool.timeout:g} seconds.", exception=e
+            )
         except asyncio.CancelledError:
             raise
         except Exception as e:
@@ -149,11 +165,7 @@ class ToolExecutor:
         if self._handoff_types:
             if isinstance(value, self._handoff_types):
                 handoff, message = value, None
-            elif (
-                isinstance(value, tuple)
-                and len(value) == 2
-                and isinstance(value[0], self._handoff_types)
-            ):
+            elif isinstance(value, tuple) and len(value) == 2 and isinstance(value[0], self._handoff_types):
                 handoff, message = value
         if handoff is not None and message is None:
             message = f"Transferred the conversation to {type(handoff).__name__}."
@@ -164,3 +176,7 @@ class ToolExecutor:
     def _error(call: FunctionCall, message: str, *, exception: BaseException | None = None) -> ToolResult:
         output = FunctionCallOutput(call_id=call.call_id, name=call.name, output=message, is_error=True)
         return ToolResult(call=call, output=output, exception=exception)
+
+
+async def _missing() -> None:
+    raise asyncio.CancelledError()

@@ -73,7 +73,7 @@ class FunctionTool:
             bound.__dict__.update(self.__dict__)
             bound._bound_to = instance
             cache[id(self)] = bound
-        return bound  # type: ignore[no-any-return]
+        return bound
 
     @property
     def bound_to(self) -> Any:
@@ -113,7 +113,9 @@ class FunctionTool:
                     problems.append(f"{loc}: missing")
                 else:
                     problems.append(f"{loc}: {err['msg']} (got {err.get('input')!r})")
-            raise ToolArgumentsError(f"invalid arguments for tool {self.name!r}: " + "; ".join(problems)) from None
+            raise ToolArgumentsError(
+                f"invalid arguments for tool {self.name!r}: " + "; ".join(problems)
+            ) from None
 
     async def invoke(self, args: pydantic.BaseModel, ctx: RunContext[Any] | None) -> Any:
         """Call the function with validated arguments (and the context, if it asks for one)."""

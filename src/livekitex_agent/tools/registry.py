@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import builtins
 import inspect
 from collections.abc import Iterable, Iterator
 from typing import Any
@@ -23,7 +24,9 @@ class ToolRegistry:
 
     def register(self, tool: FunctionTool, *, replace: bool = False) -> FunctionTool:
         if not isinstance(tool, FunctionTool):
-            raise TypeError(f"expected a FunctionTool (use @function_tool), got {type(tool).__name__}: {tool!r}")
+            raise TypeError(
+                f"expected a FunctionTool (use @function_tool), got {type(tool).__name__}: {tool!r}"
+            )
         existing = self._tools.get(tool.name)
         if existing is not None and existing is not tool and not replace:
             raise DuplicateToolError(
@@ -37,7 +40,9 @@ class ToolRegistry:
         try:
             return self._tools.pop(name)
         except KeyError:
-            raise KeyError(f"no tool named {name!r} (registered: {', '.join(self._tools) or 'none'})") from None
+            raise KeyError(
+                f"no tool named {name!r} (registered: {', '.join(self._tools) or 'none'})"
+            ) from None
 
     def get(self, name: str) -> FunctionTool | None:
         return self._tools.get(name)
@@ -57,13 +62,13 @@ class ToolRegistry:
     def __len__(self) -> int:
         return len(self._tools)
 
-    def names(self) -> list[str]:
+    def names(self) -> builtins.list[str]:
         return list(self._tools)
 
     def list(self) -> list[FunctionTool]:
         return list(self._tools.values())
 
-    def discover(self, source: Any) -> list[FunctionTool]:
+    def discover(self, source: Any) -> builtins.list[FunctionTool]:
         """Register every ``@function_tool`` found on an object, class or module; returns them."""
         found = find_tools(source)
         for tool in found:

@@ -122,7 +122,9 @@ def build_arguments_model(
             field_info.description = doc
         fields[p.name] = (annotation, field_info)
     model_name = "".join(part.capitalize() for part in re.split(r"[^0-9a-zA-Z]+", name) if part) or "Tool"
-    model = pydantic.create_model(f"{model_name}Args", __config__=pydantic.ConfigDict(extra="forbid"), **fields)
+    model = pydantic.create_model(
+        f"{model_name}Args", __config__=pydantic.ConfigDict(extra="forbid"), **fields
+    )
     return model, context_param, description
 
 

@@ -1,0 +1,89 @@
+"""``Agent``: what the assistant is (instructions, tools, optional providers) and its hooks."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from .chat import ChatContext, ChatMessage
+from .providers.llm import LLM
+from .providers.stt import STT
+from .providers.tts import TTS
+from .providers.vad import VAD
+from .tools.function_tool import FunctionTool
+from .tools.registry import ToolRegistry, find_tools
+
+if TYPE_CHECKING:
+    from .session.agent_session import AgentSession
+
+
+class Agent:
+    """Instructions and tools for one role in a conversation.
+
+    Subclass it and decorate methods with ``@function_tool`` to give it tools, or pass ``tools=``.
+    Providers given here (``stt``, ``llm``, ``tts``, ``vad``) override the session's while this agent
+    is active. Override the hooks to run code when the agent takes over, hands over, or when the
+    user finishes a turn.
+    """
+
+    def __init__(
+        self,
+        instructions: str,
+        *,
+        tools: Sequence[FunctionTool] = (),
+        stt: STT | None = None,
+        llm: LLM | None = None,
+        tts: TTS | None = None,
+        vad: VAD | None = None,
+        allow_interruptions: bool | None = None,
+    ) -> None:
+        if not isinstance(instructions, str):
+            raise TypeError(f"instructions must be a string, got {type(instructions).__name__}")
+        self.instructions = instructions
+        self.stt = stt
+        self.llm = llm
+        self.tts = tts
+        self.vad = vad
+        self.allow_interruptions = allow_interruptions
+        self._registry = ToolRegistry(find_tools(self))
+        for tool in tools:
+            self._registry.register(tool)
+        self._session: AgentSession | None = None
+
+    @property
+    def tools(self) -> list[FunctionTool]:
+        return self._registry.list()
+
+    @property
+    def tool_registry(self) -> ToolRegistry:
+        return self._registry
+
+    @property
+    def session(self) -> AgentSession:
+        """The session this agent is active in (set while it is the current agent)."""
+        if self._session is None:
+            raise RuntimeError(f"{type(self).__name__} is not running in a session")
+        return self._session
+
+    # -- hooks ------------------------------------------------------------------------------------
+    async def on_enter(self) -> None:
+        """Called when this agent becomes the session's agent (at start or after a hand-off)."""
+
+    async def on_exit(self) -> None:
+        """Called when this agent hands the conversation to another one, or the session closes."""
+
+    async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: ChatMessage) -> None:
+        """Called with the user's finished turn before the reply is generated.
+
+        Edit ``new_message.content`` to change what the LLM sees, or raise
+        :class:`~livekitex_agent.errors.StopResponse` to skip the reply.
+        """
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(tools={[t.name for t in self.tools]})"
+
+    def _attach(self, session: Any) -> None:
+        self._session = session
+
+    def _detach(self) -> None:
+        self._session = None

@@ -1,0 +1,508 @@
+"""``AgentSession``: one conversation — its lifecycle, states, events, speech queue and limits."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+from collections.abc import AsyncIterator, Callable, Coroutine
+from dataclasses import replace
+from typing import Any
+
+from ..agent import Agent
+from ..chat import ChatContext, ChatItem, ChatMessage
+from ..errors import ConfigError, ProviderError, StopResponse
+from ..events import (
+    AgentState,
+    AgentStateChangedEvent,
+    CloseEvent,
+    CloseReason,
+    ConversationItemAddedEvent,
+    EngineChangedEvent,
+    ErrorEvent,
+    EventEmitter,
+    EventName,
+    MetricsCollectedEvent,
+    SpeechCreatedEvent,
+    UserInputTranscribedEvent,
+    UserState,
+    UserStateChangedEvent,
+)
+from ..media.io import SessionIO
+from ..metrics import AgentMetrics, TurnMetrics, UsageMetrics, UsageSummary
+from ..providers.llm import LLM
+from ..providers.stt import STT
+from ..providers.tts import TTS
+from ..providers.vad import VAD
+from .generation import ReplyGeneration, TurnTiming
+from .interruption import InterruptionController
+from .options import SessionOptions
+from .recognition import AudioRecognition, RecognitionHooks
+from .room_io import make_room_io
+from .run_result import RunResult
+from .speech import SpeechHandle, SpeechSource
+from .state import agent_state_machine, user_state_machine
+from .timers import SessionTimers
+
+logger = logging.getLogger("livekitex_agent.session")
+
+
+class AgentSession(EventEmitter[EventName]):
+    """Runs a voice conversation between a user and an :class:`Agent`.
+
+    Give it the providers (``vad``, ``stt``, ``llm``, ``tts``) and turn-taking options, then
+    ``await session.start(agent, room=...)`` or ``io=...``. Listen with ``session.on(event, cb)``.
+    """
+
+    def __init__(
+        self,
+        *,
+        vad: VAD | None = None,
+        stt: STT | None = None,
+        llm: LLM | None = None,
+        tts: TTS | None = None,
+        userdata: Any = None,
+        language: str | None = None,
+        close_on_input_end: bool = True,
+        options: SessionOptions | None = None,
+        **option_overrides: Any,
+    ) -> None:
+        super().__init__()
+        base = options or SessionOptions()
+        unknown = set(option_overrides) - set(SessionOptions.__dataclass_fields__)
+        if unknown:
+            raise ConfigError(f"unknown AgentSession option(s): {', '.join(sorted(unknown))}")
+        self.options = replace(base, **option_overrides) if option_overrides else base
+        self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
+        self.userdata = userdata
+        self.language = language
+        self.close_on_input_end = close_on_input_end
+        self.usage = UsageSummary()
+        self.history = ChatContext(
+            max_items=self.options.max_history_items, max_tokens=self.options.max_history_tokens
+        )
+        self._agent_sm = agent_state_machine(self._on_agent_state)
+        self._user_sm = user_state_machine(self._on_user_state)
+        self._agent: Agent | None = None
+        self._io: SessionIO | None = None
+        self._recognition: AudioRecognition | None = None
+        self._interruption: InterruptionController | None = None
+        self._queue: collections.deque[tuple[SpeechHandle, Callable[[], Coroutine[Any, Any, None]]]] = (
+            collections.deque()
+        )
+        self._queue_event = asyncio.Event()
+        self._current: SpeechHandle | None = None
+        self._current_generation: ReplyGeneration | None = None
+        self._idle = asyncio.Event()
+        self._idle.set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._collectors: list[list[Any]] = []
+        self._timers: SessionTimers | None = None
+        self._started = False
+        self._closing: asyncio.Task[None] | None = None
+        self._closed = asyncio.Event()
+        self.engine = "pipeline"
+
+    # -- public state -----------------------------------------------------------------------------
+    @property
+    def agent_state(self) -> AgentState:
+        return self._agent_sm.state
+
+    @property
+    def user_state(self) -> UserState:
+        return self._user_sm.state
+
+    @property
+    def current_agent(self) -> Agent:
+        if self._agent is None:
+            raise RuntimeError("the session has not been started")
+        return self._agent
+
+    @property
+    def current_speech(self) -> SpeechHandle | None:
+        return self._current
+
+    @property
+    def io(self) -> SessionIO | None:
+        return self._io
+
+    # -- lifecycle --------------------------------------------------------------------------------
+    async def start(
+        self, agent: Agent, *, room: Any = None, io: SessionIO | None = None, **room_options: Any
+    ) -> None:
+        """Start the conversation with ``agent`` on a LiveKit ``room`` or any session ``io``."""
+        if self._started:
+            raise RuntimeError("AgentSession.start() was already called")
+        if room is not None and io is not None:
+            raise ValueError("give either room= or io=, not both")
+        self._started = True
+        self._io = (
+            io
+            if io is not None
+            else (make_room_io(room, **room_options) if room is not None else SessionIO())
+        )
+        self._agent = agent
+        agent._attach(self)
+        self.history.set_instructions(agent.instructions)
+        self._timers = SessionTimers(self, self.options)
+        self._spawn(self._scheduler(), "speech-scheduler")
+        if self._io.audio_output is not None:
+            self._io.audio_output.on_playback_started(self._on_playback_started)
+        if self._io.audio_input is not None:
+            self._setup_recognition(agent)
+            self._spawn(self._read_input(), "audio-input")
+        await self._io.start(self)
+        self._emit(
+            "engine_changed", EngineChangedEvent(old_engine=None, new_engine="pipeline", reason="started")
+        )
+        self._set_agent_state(AgentState.LISTENING)
+        self._timers.start()
+        await agent.on_enter()
+
+    def _setup_recognition(self, agent: Agent) -> None:
+        vad, stt = self._vad_for(agent), self._stt_for(agent)
+        missing = [name for name, p in (("vad", vad), ("stt", stt)) if p is None]
+        if missing:
+            raise ConfigError(
+                f"audio input needs {' and '.join(missing)}: give them to AgentSession or the Agent"
+            )
+        assert vad is not None and stt is not None
+        self._interruption = InterruptionController(
+            options=self.options,
+            current_speech=lambda: self._current,
+            audio_output=lambda: self._io.audio_output if self._io else None,
+            interrupt=lambda: self.interrupt(),
+        )
+        self._recognition = AudioRecognition(
+            vad=vad,
+            stt=stt,
+            hooks=RecognitionHooks(
+                speech_started=self._on_user_speech_started,
+                speech_progress=self._interruption.on_speech_progress,
+                speech_ended=self._on_user_speech_ended,
+                transcript=self._on_transcript,
+                segment_transcribed=self._interruption.on_segment_transcribed,
+                end_of_turn=self._on_end_of_turn,
+                error=lambda e, source: self._report_error(e, source=source, recoverable=True),
+                usage=self._emit_usage,
+            ),
+            min_endpointing_delay=self.options.min_endpointing_delay,
+            max_endpointing_delay=self.options.max_endpointing_delay,
+            language=self.language,
+        )
+
+    async def _read_input(self) -> None:
+        assert self._io is not None and self._io.audio_input is not None
+        async for frame in self._io.audio_input:
+            if self._recognition is not None:
+                self._recognition.push_audio(frame)
+        if self._recognition is not None:
+            self._recognition.end_input()
+        logger.debug("audio input ended")
+        if self.close_on_input_end:
+            await self._wait_until_quiet()
+            self._request_close(CloseReason.INPUT_ENDED)
+
+    async def _wait_until_quiet(self) -> None:
+        # the last words still go through endpointing, STT and a reply before the session ends
+        await asyncio.sleep(self.options.min_endpointing_delay)
+        while self._recognition is not None and self._recognition.busy:  # noqa: ASYNC110 - bounded by endpointing
+            await asyncio.sleep(0.05)
+        await self.wait_for_idle()
+
+    async def wait_for_idle(self) -> None:
+        """Wait until no speech is playing or queued."""
+        while not (self._idle.is_set() and not self._queue and self._current is None):
+            await self._idle.wait()
+            await asyncio.sleep(0)
+
+    async def aclose(
+        self, *, reason: CloseReason = CloseReason.USER_REQUESTED, error: BaseException | None = None
+    ) -> None:
+        """End the session: stop speaking, cancel every task it started, close the I/O, emit ``close``."""
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(
+                self._close(reason, error), name="session-close"
+            )
+        await asyncio.shield(self._closing)
+
+    def _request_close(self, reason: CloseReason, error: BaseException | None = None) -> None:
+        if self._closing is None:
+            self._closing = asyncio.get_running_loop().create_task(
+                self._close(reason, error), name="session-close"
+            )
+
+    async def _close(self, reason: CloseReason, error: BaseException | None) -> None:
+        logger.info("closing session: %s", reason.value)
+        if self._timers is not None:
+            self._timers.cancel()
+        for speech, _ in self._queue:
+            speech.interrupt(force=True)
+            speech._mark_done()
+        self._queue.clear()
+        if self._current is not None:
+            self._current.interrupt(force=True)
+        current = asyncio.current_task()
+        tasks = [t for t in self._tasks if t is not current]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        if self._current is not None:
+            self._current._mark_done()
+        if self._recognition is not None:
+            await self._recognition.aclose()
+        if self._agent is not None:
+            try:
+                await self._agent.on_exit()
+            except Exception:
+                logger.exception("%s.on_exit failed", type(self._agent).__name__)
+        if self._io is not None:
+            await self._io.aclose()
+        if self._agent_sm.state is not AgentState.CLOSED:
+            self._set_agent_state(AgentState.CLOSED)
+        self._emit("close", CloseEvent(reason=reason, error=error))
+        self._closed.set()
+        await self.aclose_handlers()
+
+    @property
+    def closed(self) -> bool:
+        return self._closed.is_set()
+
+    async def wait_closed(self) -> None:
+        await self._closed.wait()
+
+    # -- speaking ---------------------------------------------------------------------------------
+    def say(
+        self,
+        text: str | AsyncIterator[str],
+        *,
+        allow_interruptions: bool | None = None,
+        add_to_chat_ctx: bool = True,
+    ) -> SpeechHandle:
+        """Speak ``text`` (a string or an async stream of text) with the TTS, without the LLM."""
+        speech = self._new_speech("say", allow_interruptions, user_initiated=True)
+        self._enqueue(
+            speech,
+            lambda: ReplyGeneration(self, speech, say_text=text, add_to_chat_ctx=add_to_chat_ctx).run(),
+        )
+        return speech
+
+    def generate_reply(
+        self,
+        *,
+        instructions: str | None = None,
+        user_input: str | None = None,
+        allow_interruptions: bool | None = None,
+    ) -> SpeechHandle:
+        """Have the LLM reply now; ``user_input`` is added as a user message first,
+        ``instructions`` apply to this reply only."""
+        if user_input is not None:
+            if not user_input.strip():
+                raise ValueError("user_input must not be empty")
+            self._add_history_item(ChatMessage(role="user", content=user_input.strip()))
+            if self._recognition is not None:
+                self._recognition.clear_turn()
+        speech = self._new_speech("generate_reply", allow_interruptions, user_initiated=True)
+        self._enqueue(speech, lambda: ReplyGeneration(self, speech, instructions=instructions).run())
+        return speech
+
+    def interrupt(self, *, force: bool = False) -> None:
+        """Stop the current speech (and drop queued ones) if they allow interruptions, or ``force``."""
+        kept: collections.deque[tuple[SpeechHandle, Callable[[], Coroutine[Any, Any, None]]]] = (
+            collections.deque()
+        )
+        for speech, factory in self._queue:
+            if speech.interrupt(force=force):
+                speech._mark_done()
+            else:
+                kept.append((speech, factory))
+        self._queue = kept
+        if self._current is not None:
+            self._current.interrupt(force=force)
+
+    async def update_agent(self, agent: Agent) -> None:
+        """Hand the conversation to ``agent``: the history stays, instructions and tools change."""
+        old = self._agent
+        if old is agent:
+            return
+        if old is not None:
+            await old.on_exit()
+            old._detach()
+        self._agent = agent
+        agent._attach(self)
+        self.history.set_instructions(agent.instructions)
+        if self._recognition is not None and (agent.vad is not None or agent.stt is not None):
+            await self._recognition.aclose()
+            self._setup_recognition(agent)
+        logger.info("agent changed: %s -> %s", type(old).__name__, type(agent).__name__)
+        await agent.on_enter()
+
+    async def run(self, *, user_input: str, timeout: float | None = 60.0) -> RunResult:
+        """Run one text turn and return the events it caused (for tests and text mode)."""
+        if not self._started:
+            raise RuntimeError("start the session before run()")
+        events: list[Any] = []
+        self._collectors.append(events)
+        try:
+            async with asyncio.timeout(timeout):
+                await self.generate_reply(user_input=user_input)
+                await self.wait_for_idle()
+        finally:
+            self._collectors.remove(events)
+        return RunResult(events=events)
+
+    # -- speech queue -----------------------------------------------------------------------------
+    def _new_speech(self, source: SpeechSource, allow: bool | None, *, user_initiated: bool) -> SpeechHandle:
+        if self._closing is not None or not self._started:
+            raise RuntimeError("the session is not running")
+        if allow is None:
+            agent_allow = self._agent.allow_interruptions if self._agent else None
+            allow = self.options.allow_interruptions if agent_allow is None else agent_allow
+        speech = SpeechHandle(source=source, allow_interruptions=allow, user_initiated=user_initiated)
+        self._emit(
+            "speech_created",
+            SpeechCreatedEvent(source=source, user_initiated=user_initiated, speech_handle=speech),
+        )
+        return speech
+
+    def _enqueue(self, speech: SpeechHandle, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
+        self._queue.append((speech, run))
+        self._idle.clear()
+        self._queue_event.set()
+
+    async def _scheduler(self) -> None:
+        while True:
+            while not self._queue:
+                if self._current is None:
+                    self._idle.set()
+                self._queue_event.clear()
+                await self._queue_event.wait()
+            speech, run = self._queue.popleft()
+            if speech.done():
+                continue
+            self._current = speech
+            if speech.source != "say":
+                self._set_agent_state(AgentState.THINKING)
+            try:
+                await run()
+            except Exception as e:
+                self._report_error(e, source="speech", recoverable=True)
+            finally:
+                self._current = None
+                self._current_generation = None
+                speech._mark_done()
+                if self._interruption is not None:
+                    self._interruption.reset()
+            if not self._queue and self._agent_sm.state is not AgentState.CLOSED:
+                self._set_agent_state(AgentState.LISTENING)
+
+    def _on_playback_started(self, t: float) -> None:
+        gen = self._current_generation
+        if gen is not None:
+            gen.on_playback_started(t)
+
+    # -- recognition hooks ------------------------------------------------------------------------
+    def _on_user_speech_started(self) -> None:
+        if self._interruption is not None:
+            self._interruption.on_speech_started()
+        self._set_user_state(UserState.SPEAKING)
+
+    def _on_user_speech_ended(self) -> None:
+        self._set_user_state(UserState.LISTENING)
+        if self._interruption is not None:
+            self._interruption.on_speech_ended()
+
+    def _on_transcript(self, text: str, is_final: bool) -> None:
+        self._emit(
+            "user_input_transcribed",
+            UserInputTranscribedEvent(transcript=text, is_final=is_final, language=self.language),
+        )
+
+    def _on_end_of_turn(self, text: str, timing: TurnTiming) -> None:
+        self._spawn(self._handle_user_turn(text, timing), "user-turn")
+
+    async def _handle_user_turn(self, text: str, timing: TurnTiming) -> None:
+        agent = self.current_agent
+        message = ChatMessage(role="user", content=text)
+        try:
+            await agent.on_user_turn_completed(self.history.copy(), message)
+        except StopResponse:
+            self._add_history_item(message)
+            return
+        self._add_history_item(message)
+        if self._current is not None and self._current.allow_interruptions:
+            self.interrupt()  # a new user turn supersedes what the agent was about to say
+        speech = self._new_speech("generate_reply", None, user_initiated=False)
+        self._enqueue(speech, lambda: ReplyGeneration(self, speech, turn=timing).run())
+
+    # -- plumbing used by the engine --------------------------------------------------------------
+    def _llm_for(self, agent: Agent) -> LLM | None:
+        return agent.llm or self.llm
+
+    def _tts_for(self, agent: Agent) -> TTS | None:
+        return agent.tts or self.tts
+
+    def _stt_for(self, agent: Agent) -> STT | None:
+        return agent.stt or self.stt
+
+    def _vad_for(self, agent: Agent) -> VAD | None:
+        return agent.vad or self.vad
+
+    def _run_generation(self, gen: ReplyGeneration) -> None:
+        self._current_generation = gen
+
+    def _add_history_item(self, item: ChatItem) -> None:
+        self.history.append(item)
+        self._emit("conversation_item_added", ConversationItemAddedEvent(item=item))
+
+    def _set_agent_state(self, state: AgentState) -> None:
+        if self._agent_sm.state is AgentState.CLOSED:
+            return
+        self._agent_sm.move(state)
+
+    def _set_user_state(self, state: UserState) -> None:
+        self._user_sm.move(state)
+
+    def _on_agent_state(self, old: AgentState, new: AgentState) -> None:
+        self._emit("agent_state_changed", AgentStateChangedEvent(old_state=old, new_state=new))
+        if self._timers is not None:
+            self._timers.on_activity()
+
+    def _on_user_state(self, old: UserState, new: UserState) -> None:
+        self._emit("user_state_changed", UserStateChangedEvent(old_state=old, new_state=new))
+        if self._timers is not None and new is not UserState.AWAY:
+            self._timers.on_activity()
+
+    def _emit_usage(self, usage: UsageMetrics) -> None:
+        self.usage.add(usage)
+        self._emit_metrics(usage)
+
+    def _emit_metrics(self, metrics: AgentMetrics) -> None:
+        self._emit("metrics_collected", MetricsCollectedEvent(metrics=metrics))
+        if isinstance(metrics, TurnMetrics):
+            logger.debug("turn metrics: %s", metrics)
+
+    def _report_error(self, error: BaseException, *, source: str, recoverable: bool) -> None:
+        if isinstance(error, ProviderError):
+            logger.warning("%s error (%s): %s", source, error.category.value, error)
+        else:
+            logger.error("%s error: %r", source, error, exc_info=error)
+        self._emit("error", ErrorEvent(error=error, source=source, recoverable=recoverable))
+        if not recoverable:
+            self._request_close(CloseReason.ERROR, error)
+
+    def _emit(self, event: EventName, payload: Any) -> None:
+        for collector in self._collectors:
+            collector.append(payload)
+        self.emit(event, payload)
+
+    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+        return task
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            self._report_error(task.exception(), source=task.get_name(), recoverable=True)  # type: ignore[arg-type]

@@ -228,7 +228,6 @@ class OpenAIHTTPClient:
             err = error_from_response(
                 resp.status, body, resp.headers, provider=self.provider, secrets=self.secrets
             )
-            logger.debug("%s: %s", self.provider, err)
             raise err
         return resp
 

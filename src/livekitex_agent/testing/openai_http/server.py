@@ -85,6 +85,7 @@ class OpenAITestServer:
         self.default_transcript = default_transcript
         self.requests: list[RecordedRequest] = []
         self.responses_completed = 0  # responses whose body was sent completely
+        self.responses_aborted = 0  # streamed responses the client hung up on
         self._host, self._port = host, port
         self._queues: dict[Endpoint, collections.deque[Reply]] = {
             "chat": collections.deque(),
@@ -197,19 +198,23 @@ class OpenAITestServer:
     ) -> web.StreamResponse:
         resp = web.StreamResponse(headers={"Content-Type": content_type, "x-request-id": self._request_id()})
         resp.enable_chunked_encoding()
-        await resp.prepare(request)
-        for n, piece in enumerate(pieces, start=1):
-            await resp.write(piece)
-            if cut_after is not None and n >= cut_after:
-                await asyncio.sleep(0.01)  # let the bytes leave before the connection drops
-                if request.transport is not None:
-                    request.transport.abort()
-                return resp
-            if gate is not None and n == gate_after:
-                await gate.wait()
-            if chunk_delay > 0:
-                await asyncio.sleep(chunk_delay)
-        await resp.write_eof()
+        try:
+            await resp.prepare(request)
+            for n, piece in enumerate(pieces, start=1):
+                await resp.write(piece)
+                if cut_after is not None and n >= cut_after:
+                    await asyncio.sleep(0.01)  # let the bytes leave before the connection drops
+                    if request.transport is not None:
+                        request.transport.abort()
+                    return resp
+                if gate is not None and n == gate_after:
+                    await gate.wait()
+                if chunk_delay > 0:
+                    await asyncio.sleep(chunk_delay)
+            await resp.write_eof()
+        except (ConnectionError, asyncio.CancelledError):
+            self.responses_aborted += 1  # the client went away mid-body
+            raise
         self.responses_completed += 1
         return resp
 

@@ -1,0 +1,34 @@
+"""Session I/O for LiveKit rooms.
+
+Importing this package registers :class:`LiveKitRoomIO` as the room I/O factory, so
+``AgentSession.start(agent, room=ctx.room)`` works (the worker imports it for you).
+"""
+
+from ...session.room_io import register_room_io_factory
+from .audio_input import RoomAudioInput
+from .audio_output import RoomAudioOutput
+from .conventions import (
+    ATTR_AGENT_STATE,
+    ATTR_SEGMENT_ID,
+    ATTR_TRANSCRIBED_TRACK_ID,
+    ATTR_TRANSCRIPTION_FINAL,
+    TOPIC_CHAT,
+    TOPIC_TRANSCRIPTION,
+)
+from .room_io import LiveKitRoomIO
+from .transcription import RoomTextOutput
+
+register_room_io_factory(LiveKitRoomIO)
+
+__all__ = [
+    "ATTR_AGENT_STATE",
+    "ATTR_SEGMENT_ID",
+    "ATTR_TRANSCRIBED_TRACK_ID",
+    "ATTR_TRANSCRIPTION_FINAL",
+    "LiveKitRoomIO",
+    "RoomAudioInput",
+    "RoomAudioOutput",
+    "RoomTextOutput",
+    "TOPIC_CHAT",
+    "TOPIC_TRANSCRIPTION",
+]

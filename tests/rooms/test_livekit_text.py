@@ -1,0 +1,94 @@
+"""LiveKitRoomIO text against a real livekit-server: transcription streams out, chat messages in."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from lk_helpers import StubSession, TextCollector, TonePublisher, rooms, wait_until
+
+from livekitex_agent.events import UserInputTranscribedEvent
+from livekitex_agent.rooms.livekit import TOPIC_CHAT, TOPIC_TRANSCRIPTION, LiveKitRoomIO
+from livekitex_agent.testing.livekit_server import LiveKitServer
+
+pytestmark = pytest.mark.livekit
+
+
+async def test_the_agents_words_go_out_as_one_transcription_stream_per_segment(
+    livekit_server: LiveKitServer,
+) -> None:
+    async with rooms(livekit_server, "agent-text", "caller") as (agent, caller):
+        received = TextCollector(caller, TOPIC_TRANSCRIPTION)
+        io = LiveKitRoomIO(agent)
+        await io.start(StubSession())
+        out = io.text_output
+        assert out is not None
+        await out.capture_text("Hello ")
+        await out.capture_text("there.")
+        out.flush()
+        await out.capture_text("Second one.")
+        out.flush()
+        await wait_until(lambda: len(received.items) == 2, 10, "two transcription streams")
+
+        first, second = received.items
+        assert (first.sender, first.text) == ("agent", "Hello there.")
+        assert second.text == "Second one."
+        for item in received.items:
+            assert item.attributes["lk.transcribed_track_id"] == io.agent_track_sid
+            assert item.attributes["lk.transcription_final"] == "true"  # closed as final
+            assert item.attributes["lk.segment_id"].startswith("SG_")
+        assert first.attributes["lk.segment_id"] != second.attributes["lk.segment_id"]
+        await received.aclose()
+        await io.aclose()
+
+
+async def test_user_transcripts_are_sent_on_behalf_of_the_user_with_their_track(
+    livekit_server: LiveKitServer,
+) -> None:
+    async with rooms(livekit_server, "user-text", "caller") as (agent, caller):
+        received = TextCollector(caller, TOPIC_TRANSCRIPTION)
+        mic = TonePublisher(caller)
+        await mic.start(max_seconds=5.0)
+        session = StubSession()
+        io = LiveKitRoomIO(agent)
+        await io.start(session)
+        await wait_until(lambda: io.user_track_sid is not None, 10, "the caller's microphone")
+        assert io.linked_participant == "caller"
+
+        session.emit("user_input_transcribed", UserInputTranscribedEvent("what is", is_final=False))
+        session.emit("user_input_transcribed", UserInputTranscribedEvent("what is the time", is_final=True))
+        session.emit("user_input_transcribed", UserInputTranscribedEvent("thanks", is_final=True))
+        await wait_until(lambda: sum(i.text == "thanks" for i in received.items) == 1, 10, "the transcripts")
+
+        assert mic.publication is not None
+        assert all(i.sender == "caller" for i in received.items)
+        assert all(i.attributes["lk.transcribed_track_id"] == mic.publication.sid for i in received.items)
+        *first_utterance, last = received.items
+        assert [(i.text, i.attributes["lk.transcription_final"]) for i in first_utterance] in (
+            [("what is", "false"), ("what is the time", "true")],
+            [("what is the time", "true")],  # a waiting interim may be superseded by the final
+        )
+        assert len({i.attributes["lk.segment_id"] for i in first_utterance}) == 1
+        assert last.attributes["lk.transcription_final"] == "true"
+        assert last.attributes["lk.segment_id"] != first_utterance[0].attributes["lk.segment_id"]
+        await mic.stop()
+        await received.aclose()
+        await io.aclose()
+
+
+async def test_chat_messages_of_the_linked_participant_become_replies(livekit_server: LiveKitServer) -> None:
+    async with rooms(livekit_server, "chat", "alice", "bob") as (agent, alice, bob):
+        session = StubSession()
+        io = LiveKitRoomIO(agent)
+        await io.start(session)
+        await wait_until(lambda: io.linked_participant is not None, 10, "a linked participant")
+        assert io.linked_participant == "alice"  # the first person who joined
+
+        await bob.local_participant.send_text("I am not the user", topic=TOPIC_CHAT)
+        await alice.local_participant.send_text("  What's the weather?  ", topic=TOPIC_CHAT)
+        await alice.local_participant.send_text("   ", topic=TOPIC_CHAT)  # nothing to answer
+        await alice.local_participant.send_text("And tomorrow?", topic=TOPIC_CHAT)
+        await wait_until(lambda: len(session.replies) == 2, 10, "two replies")
+        await asyncio.sleep(0.3)  # time for a wrongly accepted message to show up
+        assert session.replies == ["What's the weather?", "And tomorrow?"]
+        await io.aclose()

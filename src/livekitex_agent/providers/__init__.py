@@ -1,6 +1,7 @@
 """Provider interfaces (VAD, STT, LLM, TTS, realtime) that plugins implement."""
 
 from .base import NO_RETRY, Provider, RetryPolicy, with_retries
+from .fallback import AvailabilityChangedEvent, FallbackLLM, FallbackOptions, FallbackSTT, FallbackTTS
 from .llm import LLM, ChatChunk, CompletionUsage, GeneratorLLMStream, LLMStream, ToolChoice
 from .segmenter import SpeechSegmenter, WindowBuffer
 from .stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
@@ -13,8 +14,13 @@ __all__ = [
     "STT",
     "TTS",
     "VAD",
+    "AvailabilityChangedEvent",
     "ChatChunk",
     "CompletionUsage",
+    "FallbackLLM",
+    "FallbackOptions",
+    "FallbackSTT",
+    "FallbackTTS",
     "GeneratorLLMStream",
     "GeneratorTTSStream",
     "LLMStream",

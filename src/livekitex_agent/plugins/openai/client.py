@@ -9,7 +9,6 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import json
-import logging
 import os
 import time
 from collections.abc import Mapping
@@ -19,8 +18,6 @@ import aiohttp
 
 from ...errors import ConfigError, ErrorCategory, ProviderError, ProviderTimeoutError
 from ...log import redact
-
-logger = logging.getLogger("livekitex_agent.plugins.openai")
 
 API_KEY_ENV = "OPENAI_API_KEY"
 BASE_URL_ENV = "OPENAI_BASE_URL"

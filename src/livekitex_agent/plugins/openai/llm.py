@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -18,8 +17,6 @@ from ...tools.function_tool import FunctionTool
 from .chat_format import ChatStreamParser, to_messages, to_tool_choice, to_tools
 from .client import OpenAIHTTPClient, error_from_exception
 from .sse import SSEDecoder
-
-logger = logging.getLogger("livekitex_agent.plugins.openai")
 
 DEFAULT_LLM_MODEL = "gpt-4o-mini"
 

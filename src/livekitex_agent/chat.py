@@ -152,6 +152,21 @@ class ChatContext:
         self._tokens += item_tokens(item)
         self._trim()
 
+    def insert_after(self, anchor_id: str | None, item: ChatItem) -> None:
+        """Insert ``item`` right after the item ``anchor_id`` (append if it is gone or None)."""
+        if anchor_id is not None:
+            for idx in range(len(self._items) - 1, -1, -1):
+                if self._items[idx].id == anchor_id:
+                    self._items.insert(idx + 1, item)
+                    self._tokens += item_tokens(item)
+                    self._trim()
+                    return
+        self.append(item)
+
+    @property
+    def last_id(self) -> str | None:
+        return self._items[-1].id if self._items else None
+
     def extend(self, items: Iterable[ChatItem]) -> None:
         for item in items:
             self._items.append(item)
@@ -185,6 +200,13 @@ class ChatContext:
 
     def copy(self, *, max_items: int | None = None, max_tokens: int | None = None) -> ChatContext:
         """A shallow copy (items are shared) with its own bounds (none by default)."""
+        if max_items is None and max_tokens is None:  # the common case: no recount needed
+            clone = ChatContext.__new__(ChatContext)
+            clone._items = list(self._items)
+            clone.max_items = clone.max_tokens = None
+            clone._tokens = self._tokens
+            clone.trimmed_count = 0
+            return clone
         return ChatContext(self._items, max_items=max_items, max_tokens=max_tokens)
 
     def to_dict(self) -> dict[str, Any]:
@@ -205,9 +227,11 @@ class ChatContext:
             head += 1
         last = len(items) - 1  # the newest item always stays
         count, tokens, cut = len(items), self._tokens, head
+        # trim 10% below the bound, so a long conversation trims once every many turns, not every turn
+        item_goal = None if self.max_items is None else self.max_items - max(0, self.max_items // 10)
+        token_goal = None if self.max_tokens is None else self.max_tokens - self.max_tokens // 10
         while cut < last and (
-            (self.max_items is not None and count > self.max_items)
-            or (self.max_tokens is not None and tokens > self.max_tokens)
+            (item_goal is not None and count > item_goal) or (token_goal is not None and tokens > token_goal)
         ):
             tokens -= item_tokens(items[cut])
             count -= 1
@@ -218,6 +242,9 @@ class ChatContext:
         gone_calls = {i.call_id for i in dropped if isinstance(i, FunctionCall)}
         kept = [i for i in items[cut:] if not (isinstance(i, FunctionCallOutput) and i.call_id in gone_calls)]
         orphans = len(items) - cut - len(kept)
+        if orphans:
+            gone = [i for i in items[cut:] if isinstance(i, FunctionCallOutput) and i.call_id in gone_calls]
+            tokens -= sum(item_tokens(i) for i in gone)
         self._items = items[:head] + kept
-        self._tokens = sum(item_tokens(i) for i in self._items)
+        self._tokens = tokens
         self.trimmed_count += len(dropped) + orphans

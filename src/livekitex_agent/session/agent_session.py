@@ -300,6 +300,8 @@ class AgentSession(EventEmitter[EventName]):
             if not user_input.strip():
                 raise ValueError("user_input must not be empty")
             self._add_history_item(ChatMessage(role="user", content=user_input.strip()))
+            if self._user_sm.state is UserState.AWAY:
+                self._set_user_state(UserState.LISTENING)  # typing counts as being back
             if self._recognition is not None:
                 self._recognition.clear_turn()
         speech = self._new_speech("generate_reply", allow_interruptions, user_initiated=True)
@@ -451,8 +453,11 @@ class AgentSession(EventEmitter[EventName]):
     def _run_generation(self, gen: ReplyGeneration) -> None:
         self._current_generation = gen
 
-    def _add_history_item(self, item: ChatItem) -> None:
-        self.history.append(item)
+    def _add_history_item(self, item: ChatItem, *, after: str | None = None) -> None:
+        if after is None:
+            self.history.append(item)
+        else:
+            self.history.insert_after(after, item)
         self._emit("conversation_item_added", ConversationItemAddedEvent(item=item))
 
     def _set_agent_state(self, state: AgentState) -> None:

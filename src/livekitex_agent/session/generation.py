@@ -93,6 +93,9 @@ class ReplyGeneration:
         self._segment_ready = asyncio.Event()
         self._executor: ToolExecutor | None = None
         self._pending_calls: list[FunctionCall] = []
+        # this speech's items go right after what was in the history when it started, even if the
+        # user says something while it plays (keeps the history in spoken order)
+        self._anchor: str | None = session.history.last_id
 
     # -- entry point ------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -405,7 +408,8 @@ class ReplyGeneration:
     def _add_item(self, item: Any) -> None:
         self._speech.chat_items.append(item)
         if self._add_to_chat_ctx:
-            self._session._add_history_item(item)
+            self._session._add_history_item(item, after=self._anchor)
+            self._anchor = item.id
 
     def _finalize_messages(self, position: float) -> None:
         interrupted = self._speech.interrupted

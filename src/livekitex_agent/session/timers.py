@@ -38,12 +38,11 @@ class SessionTimers:
             self._away = None
         if s.closed or s.agent_state is AgentState.CLOSED:
             return
-        quiet = s.agent_state is AgentState.LISTENING and s.user_state is UserState.LISTENING
-        if not quiet:
+        if s.agent_state is not AgentState.LISTENING or s.user_state is UserState.SPEAKING:
             return
         if self._options.idle_timeout is not None:
             self._idle = self._loop.call_later(self._options.idle_timeout, self._on_idle)
-        if self._options.user_away_timeout is not None:
+        if self._options.user_away_timeout is not None and s.user_state is UserState.LISTENING:
             self._away = self._loop.call_later(self._options.user_away_timeout, self._on_away)
 
     def _on_away(self) -> None:

@@ -11,6 +11,7 @@ Every fake records what it was asked, for assertions.
 from __future__ import annotations
 
 import asyncio
+import collections
 import json
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -179,11 +180,16 @@ class FakeLLM(LLM):
     retry_policy = FAST_RETRY
 
     def __init__(
-        self, responses: Sequence[LLMScriptItem] = (), *, default: LLMScriptItem | None = None
+        self,
+        responses: Sequence[LLMScriptItem] = (),
+        *,
+        default: LLMScriptItem | None = None,
+        keep_requests: int | None = 1000,
     ) -> None:
         self._script: list[LLMScriptItem] = list(responses)
         self.default = default
-        self.requests: list[LLMRequest] = []
+        # the newest ``keep_requests`` requests (each holds a copy of the chat context)
+        self.requests: collections.deque[LLMRequest] = collections.deque(maxlen=keep_requests)
 
     def add(self, *responses: LLMScriptItem) -> None:
         self._script.extend(responses)
@@ -226,7 +232,7 @@ class FakeLLM(LLM):
         calls = [c.to_function_call() for c in response.tool_calls]
         if calls:
             yield ChatChunk(tool_calls=calls)
-        tokens = sum(len(m.content) // 4 + 1 for m in request.chat_ctx.messages())
+        tokens = request.chat_ctx.token_estimate
         out_tokens = len(response.text) // 4 + 1
         yield ChatChunk(usage=CompletionUsage(tokens, out_tokens, tokens + out_tokens))
 

@@ -117,9 +117,8 @@ def build_arguments_model(
         if isinstance(default, FieldInfo):
             field_info = default
         else:
-            field_info = pydantic.Field(default=default)
-        if doc and field_info.description is None and not _annotated_has_description(annotation):
-            field_info.description = doc
+            described = doc and not _annotated_has_description(annotation)
+            field_info = pydantic.Field(default=default, description=doc) if described else pydantic.Field(default=default)
         fields[p.name] = (annotation, field_info)
     model_name = "".join(part.capitalize() for part in re.split(r"[^0-9a-zA-Z]+", name) if part) or "Tool"
     model = pydantic.create_model(

@@ -3,6 +3,17 @@
 from .base import NO_RETRY, Provider, RetryPolicy, with_retries
 from .fallback import AvailabilityChangedEvent, FallbackLLM, FallbackOptions, FallbackSTT, FallbackTTS
 from .llm import LLM, ChatChunk, CompletionUsage, GeneratorLLMStream, LLMStream, ToolChoice
+from .realtime import (
+    ConnectionState,
+    GenerationResult,
+    MessageGeneration,
+    RealtimeEvent,
+    RealtimeGeneration,
+    RealtimeModel,
+    RealtimeOptions,
+    RealtimeSession,
+    TurnDetection,
+)
 from .segmenter import SpeechSegmenter, WindowBuffer
 from .stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
 from .tts import TTS, GeneratorTTSStream, TTSStream
@@ -17,14 +28,22 @@ __all__ = [
     "AvailabilityChangedEvent",
     "ChatChunk",
     "CompletionUsage",
+    "ConnectionState",
     "FallbackLLM",
     "FallbackOptions",
     "FallbackSTT",
     "FallbackTTS",
+    "GenerationResult",
     "GeneratorLLMStream",
     "GeneratorTTSStream",
     "LLMStream",
+    "MessageGeneration",
     "Provider",
+    "RealtimeEvent",
+    "RealtimeGeneration",
+    "RealtimeModel",
+    "RealtimeOptions",
+    "RealtimeSession",
     "RetryPolicy",
     "STTCapabilities",
     "STTStream",
@@ -34,6 +53,7 @@ __all__ = [
     "SpeechSegmenter",
     "TTSStream",
     "ToolChoice",
+    "TurnDetection",
     "VADEvent",
     "VADEventType",
     "VADOptions",

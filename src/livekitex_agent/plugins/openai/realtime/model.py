@@ -1,0 +1,112 @@
+"""``openai.RealtimeModel``: options, credentials and endpoint of the OpenAI Realtime API (GA)."""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+
+from ....errors import ConfigError
+from ....log import install_redaction
+from ....providers import realtime
+from ....providers.base import RetryPolicy
+from ....providers.realtime import Modality, RealtimeOptions, TurnDetection
+from .session import RealtimeSession
+
+logger = logging.getLogger("livekitex_agent.plugins.openai.realtime")
+
+API_KEY_ENV = "OPENAI_API_KEY"
+BASE_URL_ENV = "OPENAI_BASE_URL"
+DEFAULT_BASE_URL = "https://api.openai.com/v1"
+DEFAULT_RETRY = RetryPolicy(max_retries=5, base_delay=0.5, max_delay=8.0, timeout=None)
+
+
+def realtime_url(base_url: str, model: str) -> str:
+    """``https://host/v1`` → ``wss://host/v1/realtime?model=...`` (ws/wss base URLs are kept as they are)."""
+    url = base_url.strip().rstrip("/")
+    scheme, sep, rest = url.partition("://")
+    schemes = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}
+    if not sep or scheme.lower() not in schemes or not rest:
+        raise ConfigError(f"OpenAI base URL must start with http://, https://, ws:// or wss://, got {base_url!r}")
+    return f"{schemes[scheme.lower()]}://{rest}/realtime?model={urllib.parse.quote(model, safe='')}"
+
+
+class RealtimeModel(realtime.RealtimeModel):
+    """The OpenAI Realtime API over a websocket (GA interface).
+
+    ``api_key`` defaults to ``$OPENAI_API_KEY`` and ``base_url`` to ``$OPENAI_BASE_URL`` (else the
+    public API). ``turn_detection=None`` means manual turns (``commit_audio`` + ``generate_reply``).
+    ``temperature`` is not part of the GA interface: it is accepted for other providers' sake and not sent.
+
+    Connection tuning: ``retry_policy`` drives (re)connects; ``renew_margin`` seconds before the
+    server's session limit (``expires_at``) the connection is renewed at a quiet moment, as measured
+    by ``clock`` (wall-clock seconds; injectable for tests).
+    """
+
+    def __init__(
+        self,
+        *,
+        model: str = "gpt-realtime",
+        voice: str | None = "marin",
+        temperature: float | None = None,
+        turn_detection: TurnDetection | None = TurnDetection(),
+        input_transcription_model: str | None = "gpt-4o-mini-transcribe",
+        modalities: Sequence[Modality] = ("audio",),
+        max_output_tokens: int | None = None,
+        api_key: str | None = None,
+        base_url: str | None = None,
+        retry_policy: RetryPolicy = DEFAULT_RETRY,
+        connect_timeout: float = 10.0,
+        reply_timeout: float = 10.0,
+        heartbeat: float | None = 20.0,
+        renew_margin: float = 300.0,
+        renew_check_interval: float = 5.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.options = RealtimeOptions(
+            model=model,
+            voice=voice,
+            temperature=temperature,
+            turn_detection=turn_detection,
+            input_transcription_model=input_transcription_model,
+            modalities=tuple(modalities),
+            max_output_tokens=max_output_tokens,
+        )
+        if temperature is not None:
+            logger.warning("openai.RealtimeModel: the GA Realtime API has no temperature; %r is ignored", temperature)
+        for name, value in (("connect_timeout", connect_timeout), ("reply_timeout", reply_timeout),
+                            ("renew_check_interval", renew_check_interval)):
+            if value <= 0:
+                raise ConfigError(f"{name} must be positive, got {value!r}")
+        if renew_margin < 0:
+            raise ConfigError(f"renew_margin must be >= 0, got {renew_margin!r}")
+        key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip()
+        if not key:
+            raise ConfigError(f"no OpenAI API key: set the {API_KEY_ENV} environment variable or pass api_key=...")
+        self._api_key = key
+        install_redaction([key])
+        self.base_url = (base_url or os.environ.get(BASE_URL_ENV, "") or DEFAULT_BASE_URL).strip()
+        self.url = realtime_url(self.base_url, model)
+        self.retry_policy = retry_policy
+        self.connect_timeout = connect_timeout
+        self.reply_timeout = reply_timeout
+        self.heartbeat = heartbeat
+        self.renew_margin = renew_margin
+        self.renew_check_interval = renew_check_interval
+        self.clock = clock
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self._api_key}"}
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        return (self._api_key,)
+
+    def session(self) -> RealtimeSession:
+        return RealtimeSession(self)
+
+    def __repr__(self) -> str:  # never shows the key
+        return f"openai.RealtimeModel(model={self.options.model!r}, url={self.url!r})"

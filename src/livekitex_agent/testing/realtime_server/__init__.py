@@ -1,0 +1,26 @@
+"""A local, protocol-faithful OpenAI Realtime (GA) server for tests: scripted replies, fault injection,
+and a record of every event. See :class:`RealtimeTestServer`."""
+
+from .script import (
+    Script,
+    ScriptContext,
+    ScriptedFunctionCall,
+    ScriptedMessage,
+    ScriptedResponse,
+    ScriptItem,
+    ToneGenerator,
+)
+from .server import ConnectionRecord, RealtimeTestServer, RecordedEvent
+
+__all__ = [
+    "ConnectionRecord",
+    "RealtimeTestServer",
+    "RecordedEvent",
+    "Script",
+    "ScriptContext",
+    "ScriptItem",
+    "ScriptedFunctionCall",
+    "ScriptedMessage",
+    "ScriptedResponse",
+    "ToneGenerator",
+]

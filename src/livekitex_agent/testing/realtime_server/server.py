@@ -1,0 +1,343 @@
+"""``RealtimeTestServer``: a local websocket server speaking the OpenAI Realtime GA protocol."""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import itertools
+import json
+import logging
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any, Literal
+
+from aiohttp import WSMsgType, web
+
+from .connection import ServerConnection
+from .responses import ResponseAborted, ResponseRun
+from .script import Script, ScriptContext, ScriptedMessage, ScriptedResponse, ScriptItem, to_response
+
+logger = logging.getLogger("livekitex_agent.testing.realtime_server")
+
+
+@dataclass
+class RecordedEvent:
+    seq: int  # order across all connections of the server
+    direction: Literal["client", "server"]
+    event: dict[str, Any]
+
+
+@dataclass
+class ConnectionRecord:
+    """Everything one connection did: its events both ways, its conversation, how it ended."""
+
+    index: int
+    model: str
+    expires_at: int
+    opened_seq: int
+    headers: dict[str, str]  # the Authorization value is not kept
+    authorized: bool = True
+    events: list[RecordedEvent] = field(default_factory=list)
+    items: list[dict[str, Any]] = field(default_factory=list)
+    session: dict[str, Any] = field(default_factory=dict)
+    truncations: list[tuple[str, int]] = field(default_factory=list)
+    closed: bool = False
+    close_code: int | None = None
+    closed_seq: int | None = None
+
+    @property
+    def client_events(self) -> list[dict[str, Any]]:
+        return [r.event for r in self.events if r.direction == "client"]
+
+    @property
+    def server_events(self) -> list[dict[str, Any]]:
+        return [r.event for r in self.events if r.direction == "server"]
+
+    def client_types(self) -> list[str]:
+        return [e["type"] for e in self.client_events]
+
+    def server_types(self) -> list[str]:
+        return [e["type"] for e in self.server_events]
+
+    def seq_of(self, event_type: str, direction: Literal["client", "server"] = "server", nth: int = 0) -> int:
+        """The global sequence number of the ``nth`` event of ``event_type`` (KeyError if absent)."""
+        seqs = [r.seq for r in self.events if r.direction == direction and r.event.get("type") == event_type]
+        if len(seqs) <= nth:
+            raise KeyError(f"connection {self.index} has no {direction} event {event_type!r} #{nth}")
+        return seqs[nth]
+
+
+@dataclass
+class _ResponseFault:
+    after_audio_deltas: int
+    action: Literal["drop", "close"]
+    close_code: int
+
+
+class RealtimeTestServer:
+    """A protocol-faithful stand-in for the OpenAI Realtime API (GA), on 127.0.0.1.
+
+    ::
+
+        async with RealtimeTestServer() as server:
+            server.queue_response("Hello there!")
+            model = openai.RealtimeModel(api_key=server.api_key, base_url=server.base_url)
+
+    Responses come from the queue (:meth:`queue_response`), else from ``script(ctx)``, else
+    ``default_reply``. Spoken replies are a 440 Hz tone, ``audio_ms_per_char`` long per character.
+    User transcripts come from :meth:`queue_transcript` (else ``default_transcript``).
+    Every client and server event is recorded per connection (:attr:`connections`).
+
+    Fault injection: :meth:`refuse_connections`, :meth:`fail_next_response` (drop the socket or close
+    it mid-response), :meth:`close_connection`, :meth:`drop_connection`, :meth:`send_error`,
+    :meth:`send_raw`; ``event_delay`` (seconds before each server event), ``delta_delay`` (seconds
+    between the deltas of a response), ``inject_unknown`` (unknown event types and fields),
+    ``enforce_session_duration`` (close with 1001 once ``session_duration`` has passed).
+    """
+
+    def __init__(
+        self,
+        *,
+        api_key: str = "sk-test-realtime-key",
+        script: Script | None = None,
+        default_reply: str = "OK.",
+        default_transcript: str | None = "",
+        audio_ms_per_char: int = 40,
+        session_duration: float = 3600.0,
+        enforce_session_duration: bool = False,
+        transcription_after_response: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.api_key = api_key
+        self.script = script
+        self.default_reply = default_reply
+        self.default_transcript = default_transcript
+        self.audio_ms_per_char = audio_ms_per_char
+        self.session_duration = session_duration
+        self.enforce_session_duration = enforce_session_duration
+        self.transcription_after_response = transcription_after_response
+        self.clock = clock
+        self.event_delay = 0.0
+        self.delta_delay = 0.0
+        self.inject_unknown = False
+        self.connections: list[ConnectionRecord] = []
+        self.refused = 0  # connection attempts answered by refuse_connections()
+        self._live: dict[int, ServerConnection] = {}
+        self._responses: collections.deque[ScriptedResponse] = collections.deque()
+        self._transcripts: collections.deque[str | None] = collections.deque()
+        self._refuse: list[int] = []
+        self._response_fault: _ResponseFault | None = None
+        self._seq = itertools.count(1)
+        self._changed = asyncio.Event()
+        self._runner: web.AppRunner | None = None
+        self.port = 0
+
+    # -- lifecycle ------------------------------------------------------------------------------
+    async def start(self) -> None:
+        app = web.Application()
+        app.router.add_get("/v1/realtime", self._handle)
+        self._runner = web.AppRunner(app, handle_signals=False)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, "127.0.0.1", 0)
+        await site.start()
+        self.port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+
+    async def aclose(self) -> None:
+        for conn in list(self._live.values()):
+            await conn.cancel_tasks()
+            await conn.ws.close(code=1001, message=b"server shutting down")
+        if self._runner is not None:
+            await self._runner.cleanup()
+            self._runner = None
+
+    async def __aenter__(self) -> RealtimeTestServer:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    @property
+    def base_url(self) -> str:
+        """What to pass as ``base_url`` (the client turns it into ``ws://.../v1/realtime?model=...``)."""
+        return f"http://127.0.0.1:{self.port}/v1"
+
+    # -- scripting ------------------------------------------------------------------------------
+    def queue_response(self, *responses: ScriptItem) -> None:
+        """Queue responses, one per argument: text, a message, a function call, a list, or a ScriptedResponse."""
+        for item in responses:
+            self._responses.append(to_response(item))
+
+    def queue_transcript(self, *transcripts: str | None) -> None:
+        """Queue transcripts of the next committed user turns (``None``: transcription fails)."""
+        self._transcripts.extend(transcripts)
+
+    def _next_response(self, ctx: ScriptContext) -> ScriptedResponse:
+        if self._responses:
+            return self._responses.popleft()
+        if self.script is not None:
+            produced = self.script(ctx)
+            if produced is not None:
+                return to_response(produced)
+        return ScriptedResponse([ScriptedMessage(self.default_reply)])
+
+    def _next_transcript(self) -> str | None:
+        return self._transcripts.popleft() if self._transcripts else self.default_transcript
+
+    # -- faults ---------------------------------------------------------------------------------
+    def refuse_connections(self, count: int, status: int = 503) -> None:
+        """Answer the next ``count`` connection attempts with HTTP ``status`` instead of a websocket."""
+        self._refuse.extend([status] * count)
+
+    def fail_next_response(self, *, after_audio_deltas: int = 1, action: Literal["drop", "close"] = "drop",
+                           close_code: int = 1011) -> None:
+        """Mid-way through the next spoken response: drop the TCP connection, or close with ``close_code``."""
+        self._response_fault = _ResponseFault(after_audio_deltas, action, close_code)
+
+    async def _after_audio_delta(self, conn: ServerConnection, run: ResponseRun) -> None:
+        fault = self._response_fault
+        if fault is None or run.audio_deltas < fault.after_audio_deltas:
+            return
+        self._response_fault = None
+        if fault.action == "drop":
+            await self.drop_connection(conn.record.index)
+        else:
+            await self.close_connection(code=fault.close_code, index=conn.record.index)
+        raise ResponseAborted  # the response dies with the connection
+
+    def _conn(self, index: int) -> ServerConnection:
+        record = self.connections[index]
+        conn = self._live.get(record.index)
+        if conn is None:
+            raise RuntimeError(f"connection {record.index} is not open")
+        return conn
+
+    async def close_connection(self, *, code: int = 1001, reason: str = "", index: int = -1) -> None:
+        """Close a connection (the latest by default) with ``code``."""
+        conn = self._conn(index)
+        conn.record.close_code = code
+        await conn.ws.close(code=code, message=reason.encode())
+
+    async def drop_connection(self, index: int = -1) -> None:
+        """Drop a connection without a close frame (the client sees 1006)."""
+        conn = self._conn(index)
+        if conn.transport is not None:
+            conn.transport.abort()
+
+    async def send_error(self, code: str, message: str = "injected error", *, error_type: str = "invalid_request_error",
+                         close_code: int | None = None, index: int = -1) -> None:
+        """Send an ``error`` event (``code`` may be fatal, e.g. ``insufficient_quota``), then maybe close."""
+        conn = self._conn(index)
+        await conn.error(code, message, error_type=error_type)
+        if close_code is not None:
+            await self.close_connection(code=close_code, index=index)
+
+    async def send_raw(self, message: str | dict[str, Any], *, index: int = -1) -> None:
+        """Send any text (malformed JSON, unknown event types...) as it is."""
+        conn = self._conn(index)
+        text = message if isinstance(message, str) else json.dumps(message)
+        async with conn._lock:
+            await conn.ws.send_str(text)
+
+    # -- recording and waiting ------------------------------------------------------------------
+    def _record(self, record: ConnectionRecord, direction: Literal["client", "server"], event: dict[str, Any]) -> None:
+        record.events.append(RecordedEvent(next(self._seq), direction, event))
+        self._notify()
+
+    def _notify(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
+
+    async def wait_until(self, predicate: Callable[[], bool], *, timeout: float = 5.0, what: str = "condition") -> None:
+        """Wait until ``predicate()`` holds (checked after every recorded event)."""
+        try:
+            async with asyncio.timeout(timeout):
+                while not predicate():
+                    await self._changed.wait()
+        except TimeoutError:
+            raise TimeoutError(f"RealtimeTestServer: no {what} within {timeout:g}s") from None
+
+    async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> ConnectionRecord:
+        await self.wait_until(lambda: len(self.connections) >= count, timeout=timeout, what=f"{count} connections")
+        return self.connections[count - 1]
+
+    async def wait_for_client_event(self, event_type: str, *, count: int = 1, index: int = -1,
+                                    timeout: float = 5.0) -> dict[str, Any]:
+        """The ``count``-th client event of ``event_type`` on connection ``index``, once it arrived."""
+        def matches() -> list[dict[str, Any]]:
+            if not self.connections:
+                return []
+            return [e for e in self.connections[index].client_events if e["type"] == event_type]
+
+        await self.wait_until(lambda: len(matches()) >= count, timeout=timeout, what=f"client {event_type}")
+        return matches()[count - 1]
+
+    async def wait_for_server_event(self, event_type: str, *, count: int = 1, index: int = -1,
+                                    timeout: float = 5.0) -> dict[str, Any]:
+        def matches() -> list[dict[str, Any]]:
+            if not self.connections:
+                return []
+            return [e for e in self.connections[index].server_events if e["type"] == event_type]
+
+        await self.wait_until(lambda: len(matches()) >= count, timeout=timeout, what=f"server {event_type}")
+        return matches()[count - 1]
+
+    # -- the websocket endpoint -----------------------------------------------------------------
+    async def _handle(self, request: web.Request) -> web.StreamResponse:
+        if self._refuse:
+            status = self._refuse.pop(0)
+            self.refused += 1
+            self._notify()
+            return web.json_response({"error": {"type": "server_error", "code": None,
+                                                "message": "refused by the test server"}}, status=status)
+        headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
+        record = ConnectionRecord(
+            index=len(self.connections), model=request.query.get("model", ""),
+            expires_at=int(self.clock() + self.session_duration), opened_seq=next(self._seq), headers=headers,
+        )
+        self.connections.append(record)
+        ws = web.WebSocketResponse(autoping=True)
+        await ws.prepare(request)
+        conn = ServerConnection(self, ws, record, request.transport)
+        self._live[record.index] = conn
+        self._notify()
+        expiry: asyncio.Task[None] | None = None
+        try:
+            if not await self._admit(conn, request):
+                return ws
+            await conn.send({"type": "session.created", "session": conn.session})
+            if self.enforce_session_duration:
+                expiry = asyncio.create_task(self._expire(conn))
+            async for msg in ws:
+                if msg.type is WSMsgType.TEXT:
+                    await conn.handle(msg.data)
+        finally:
+            if expiry is not None:
+                expiry.cancel()
+            await conn.cancel_tasks()
+            self._live.pop(record.index, None)
+            record.closed = True
+            if record.close_code is None:
+                record.close_code = ws.close_code
+            record.closed_seq = next(self._seq)
+            self._notify()
+        return ws
+
+    async def _admit(self, conn: ServerConnection, request: web.Request) -> bool:
+        if "realtime=v1" in request.headers.get("OpenAI-Beta", ""):
+            await conn.error("beta_api_shape_disabled", "The beta Realtime API shape is no longer supported; "
+                             "use the GA interface.")
+            await self.close_connection(code=1008, index=conn.record.index)
+            return False
+        if request.headers.get("Authorization", "") != f"Bearer {self.api_key}":
+            conn.record.authorized = False
+            await conn.error("invalid_api_key", "Incorrect API key provided.", error_type="invalid_request_error")
+            await self.close_connection(code=1008, index=conn.record.index)
+            return False
+        return True
+
+    async def _expire(self, conn: ServerConnection) -> None:
+        await asyncio.sleep(self.session_duration)
+        await self.close_connection(code=1001, reason="Your session hit the maximum duration of 60 minutes.",
+                                    index=conn.record.index)

@@ -358,9 +358,10 @@ RealtimeEvent = (
 class RealtimeSession(ABC):
     """One live speech-to-speech conversation. Every method may be called from any task.
 
-    Control methods raise :class:`ProviderError` (retryable) while the session is not connected,
-    except the ones that only make sense on a live connection (audio, truncate, interrupt), which
-    then do nothing.
+    While the session is not connected (before :meth:`connect`, while reconnecting, after a failure):
+    ``update_*`` calls are remembered and applied on the next connection; audio, commit, clear,
+    interrupt and truncate do nothing; :meth:`generate_reply` and :meth:`send_tool_outputs` raise
+    :class:`ProviderError` (retryable unless the session failed or was closed).
     """
 
     @property
@@ -373,7 +374,7 @@ class RealtimeSession(ABC):
 
     @abstractmethod
     async def connect(self) -> None:
-        """Open the connection (retrying retryable failures); raises :class:`ProviderError`."""
+        """Open the connection (retrying retryable failures); raises :class:`ProviderError`. Call once."""
 
     @abstractmethod
     async def update_instructions(self, instructions: str) -> None: ...

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import pytest
@@ -225,3 +226,36 @@ async def test_renewal_before_expiry_happens_only_between_responses() -> None:
         assert "response.create" in second.client_types()
         assert not any(isinstance(e, rt.ConnectionStateChanged) and e.new is CS.RECONNECTING for e in reader.seen)
         await session.aclose()
+
+
+def our_tasks() -> list[str]:
+    return sorted(
+        t.get_name() for t in asyncio.all_tasks()
+        if not t.done() and t.get_name().startswith(("openai.RealtimeModel-", "realtime#"))
+    )
+
+
+async def test_no_task_outlives_the_session() -> None:
+    async with RealtimeTestServer() as server:
+        session = make_model(server).session()
+        await session.connect()
+        reader = EventReader(session)
+        assert our_tasks() == ["openai.RealtimeModel-renew-timer", "openai.RealtimeModel-supervisor",
+                               "realtime#1-writer"]
+        await server.drop_connection()
+        await reader.wait_for(rt.ConnectionStateChanged, old=CS.RECONNECTING, new=CS.CONNECTED)
+        assert "realtime#1-writer" not in our_tasks() and "realtime#2-writer" in our_tasks()
+        await session.aclose()
+        assert our_tasks() == []
+        failing = make_model(server).session()
+        await failing.connect()
+        reader = EventReader(failing)
+        await server.send_error("account_deactivated")
+        await reader.rest()
+        for _ in range(200):  # the supervisor releases everything right after the failure
+            if not our_tasks():
+                break
+            await asyncio.sleep(0.01)
+        assert our_tasks() == []  # released on failure, before aclose
+        await server.wait_until(lambda: server.connections[-1].closed, what="close after failure")
+        await failing.aclose()

@@ -229,3 +229,33 @@ async def test_instructions_are_sent_and_kept() -> None:
         await session.aclose()
         await asyncio.sleep(0)
         assert session.state is rt.ConnectionState.CLOSED
+
+
+async def test_clear_audio_drops_uncommitted_audio() -> None:
+    async with RealtimeTestServer() as server:
+        session = make_model(server, turn_detection=None).session()
+        await session.connect()
+        push(session, frames(250, loud=True))
+        await session.clear_audio()
+        await session.commit_audio()
+        error = await server.wait_for_server_event("error")
+        assert error["error"]["code"] == "input_audio_buffer_commit_empty"
+        assert server.connections[0].client_types()[-2:] == ["input_audio_buffer.clear", "input_audio_buffer.commit"]
+        await session.aclose()
+
+
+async def test_slow_server_and_late_transcripts() -> None:
+    async with RealtimeTestServer(transcription_after_response=True) as server:
+        server.event_delay = 0.002
+        server.queue_transcript("late words")
+        server.queue_response("Quick answer.")
+        session = make_model(server).session()
+        await session.connect()
+        reader = EventReader(session)
+        push(session, utterance())
+        got = await collect((await reader.wait_for(rt.GenerationCreated)).generation)
+        done = await reader.wait_for(rt.InputTranscriptionCompleted)
+        await session.aclose()
+        assert got.text == "Quick answer." and done.transcript == "late words"
+        types = server.connections[0].server_types()
+        assert types.index("conversation.item.input_audio_transcription.completed") > types.index("response.done")

@@ -311,7 +311,11 @@ class RealtimeTestServer:
                 expiry = asyncio.create_task(self._expire(conn))
             async for msg in ws:
                 if msg.type is WSMsgType.TEXT:
-                    await conn.handle(msg.data)
+                    try:
+                        await conn.handle(msg.data)
+                    except Exception:
+                        logger.exception("RealtimeTestServer: failed to handle a client event")
+                        await conn.error(None, "The test server failed on this event.", error_type="server_error")
         finally:
             if expiry is not None:
                 expiry.cancel()

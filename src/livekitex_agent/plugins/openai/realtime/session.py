@@ -159,7 +159,10 @@ class RealtimeSession(rt.RealtimeSession):
             return
         handler = self._handlers.get(type(event))
         if handler is not None:
-            handler(event)
+            try:
+                handler(event)
+            except Exception:  # a bug here must not stop the reader: log it, go on with the next event
+                logger.exception("%s: failed to handle a %s event", self._provider, type(event).__name__)
 
     def _on_error(self, ev: p.ErrorEvent) -> None:
         err = server_error(ev, provider=self._provider, secrets=self._model.secrets)

@@ -259,3 +259,20 @@ async def test_slow_server_and_late_transcripts() -> None:
         assert got.text == "Quick answer." and done.transcript == "late words"
         types = server.connections[0].server_types()
         assert types.index("conversation.item.input_audio_transcription.completed") > types.index("response.done")
+
+
+async def test_interrupt_before_the_response_exists_cancels_it_once_created() -> None:
+    async with RealtimeTestServer() as server:
+        server.queue_response(" ".join(["late"] * 30))
+        session = make_model(server, turn_detection=None).session()
+        await session.connect()
+        server.event_delay = 0.3  # response.created comes late
+        reply = asyncio.ensure_future(session.generate_reply())
+        await server.wait_for_client_event("response.create")
+        await session.interrupt()
+        server.event_delay = 0.0
+        got = await collect(await reply)
+        await session.aclose()
+        assert got.result is not None and (got.result.status, got.result.reason) == ("cancelled", "client_cancelled")
+        cancel = next(e for e in server.connections[0].client_events if e["type"] == "response.cancel")
+        assert cancel["response_id"] == (await reply).response_id

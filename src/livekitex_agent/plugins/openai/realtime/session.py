@@ -42,6 +42,7 @@ REQUEST_KEY = "lkx_request"  # response metadata key that ties response.created 
 class _PendingReply:
     event_id: str
     future: asyncio.Future[RealtimeGeneration]
+    cancel: bool = False  # interrupt() came before response.created: cancel it as soon as it exists
 
 
 class RealtimeSession(rt.RealtimeSession):
@@ -166,13 +167,15 @@ class RealtimeSession(rt.RealtimeSession):
 
     def _on_error(self, ev: p.ErrorEvent) -> None:
         err = server_error(ev, provider=self._provider, secrets=self._model.secrets)
+        answered = False  # the error answers a generate_reply() call: it is raised there
         for req in self._pending.values():
             if ev.event_id is not None and req.event_id == ev.event_id and not req.future.done():
                 req.future.set_exception(err)
+                answered = True
         if ev.code in p.FATAL_ERROR_CODES:
             self._life.fail(err)
-        elif ev.code in p.BENIGN_ERROR_CODES:
-            logger.debug("%s: ignoring benign error %s", self._provider, err.message)
+        elif answered or ev.code in p.BENIGN_ERROR_CODES:
+            logger.debug("%s: %s", self._provider, err.message)
         else:
             logger.warning("%s: server error: %s", self._provider, err.message)
             self._emit(rt.RealtimeErrorEvent(err, fatal=False))
@@ -196,6 +199,8 @@ class RealtimeSession(rt.RealtimeSession):
         gen = self._tracker.created(ev.response, user_initiated=pending is not None)
         if pending is not None and not pending.future.done():
             pending.future.set_result(gen)
+        if pending is not None and pending.cancel:
+            self._send(c.response_cancel(gen.response_id, self._event_id()))
         self._emit(rt.GenerationCreated(gen))
 
     def _on_response_done(self, ev: p.ResponseDone) -> None:
@@ -300,7 +305,9 @@ class RealtimeSession(rt.RealtimeSession):
             self._pending.pop(request, None)
 
     async def interrupt(self) -> None:
-        if self._tracker.active or self._pending:
+        for req in self._pending.values():
+            req.cancel = True
+        if self._tracker.active:
             self._send(c.response_cancel(event_id=self._event_id()))
 
     async def truncate(self, item_id: str, audio_end_ms: int) -> None:

@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 from livekit import rtc
-from lk_helpers import AudioRecorder, StubSession, TonePublisher, rooms, wait_until
+from lk_helpers import AudioRecorder, StubSession, TonePublisher, connect, rooms, wait_until
 
 from livekitex_agent.media import AudioFrame, combine_frames
 from livekitex_agent.rooms.livekit import LiveKitRoomIO
@@ -120,4 +120,68 @@ async def test_clear_buffer_stops_the_remote_audio_promptly(livekit_server: Live
         # position is what the caller heard, within a few frames
         assert result.position == pytest.approx(heard, abs=0.12), (result.position, heard)
         await recorder.stop()
+        await io.aclose()
+
+
+async def test_pause_holds_the_remote_audio_and_resume_plays_the_rest(livekit_server: LiveKitServer) -> None:
+    async with rooms(livekit_server, "pause", "caller") as (agent, caller):
+        io, _ = await start_io(agent)
+        recorder = AudioRecorder(caller, "agent")
+        recorder.start()
+        await wait_until(
+            lambda: bool(recorder.track_sids), 10, "the caller to subscribe to the agent's track"
+        )
+        out = io.audio_output
+        assert out is not None
+        await out.capture_frame(tone(1.5))
+        out.flush()
+        await wait_until(
+            lambda: sum(f.duration for f in recorder.loud()) >= 0.4, 10, "the caller to hear 0.4 s"
+        )
+
+        paused_at = time.monotonic()
+        out.pause()
+        await asyncio.sleep(0.8)
+        resumed_at = time.monotonic()
+        out.resume()
+        result = await asyncio.wait_for(out.wait_for_playout(), 10)
+        await asyncio.sleep(0.5)
+
+        loud = recorder.loud()
+        during_pause = sum(f.duration for f in loud if paused_at + 0.2 < f.t < resumed_at)
+        assert during_pause == 0.0  # silent while paused (after what was already in flight)
+        assert any(f.t > resumed_at for f in loud)  # and the rest came after the resume
+        heard = sum(f.duration for f in loud)
+        assert not result.interrupted
+        assert result.position == pytest.approx(heard, abs=0.12), (result.position, heard)
+        assert result.position > 1.3  # at most the lookahead was skipped
+        await recorder.stop()
+        await io.aclose()
+
+
+async def test_the_first_words_wait_for_someone_to_listen(livekit_server: LiveKitServer) -> None:
+    async with rooms(livekit_server, "late-listener") as (agent,):
+        io, _ = await start_io(agent)
+        out = io.audio_output
+        assert out is not None
+
+        async def speak() -> None:
+            await out.capture_frame(tone(1.0))
+            out.flush()
+
+        speaking = asyncio.get_running_loop().create_task(speak())
+        await asyncio.sleep(1.2)  # longer than the greeting: without waiting it would be lost
+        caller = await connect(livekit_server, agent.name, "caller")
+        try:
+            recorder = AudioRecorder(caller, "agent")
+            recorder.start()
+            await asyncio.wait_for(speaking, 10)
+            result = await asyncio.wait_for(out.wait_for_playout(), 10)
+            await asyncio.sleep(0.5)
+            assert not result.interrupted
+            heard = sum(f.duration for f in recorder.loud())
+            assert heard >= 0.8, heard  # the caller heard the greeting from its start
+            await recorder.stop()
+        finally:
+            await caller.disconnect()
         await io.aclose()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import pytest
-from lk_helpers import StubSession, TextCollector, TonePublisher, rooms, wait_until
+from lk_helpers import StubSession, TextCollector, TonePublisher, connect, rooms, wait_until
 
 from livekitex_agent.events import UserInputTranscribedEvent
 from livekitex_agent.rooms.livekit import TOPIC_CHAT, TOPIC_TRANSCRIPTION, LiveKitRoomIO
@@ -77,18 +77,23 @@ async def test_user_transcripts_are_sent_on_behalf_of_the_user_with_their_track(
 
 
 async def test_chat_messages_of_the_linked_participant_become_replies(livekit_server: LiveKitServer) -> None:
-    async with rooms(livekit_server, "chat", "alice", "bob") as (agent, alice, bob):
+    async with rooms(livekit_server, "chat", "alice") as (agent, alice):
         session = StubSession()
         io = LiveKitRoomIO(agent)
         await io.start(session)
         await wait_until(lambda: io.linked_participant is not None, 10, "a linked participant")
-        assert io.linked_participant == "alice"  # the first person who joined
-
-        await bob.local_participant.send_text("I am not the user", topic=TOPIC_CHAT)
-        await alice.local_participant.send_text("  What's the weather?  ", topic=TOPIC_CHAT)
-        await alice.local_participant.send_text("   ", topic=TOPIC_CHAT)  # nothing to answer
-        await alice.local_participant.send_text("And tomorrow?", topic=TOPIC_CHAT)
-        await wait_until(lambda: len(session.replies) == 2, 10, "two replies")
-        await asyncio.sleep(0.3)  # time for a wrongly accepted message to show up
-        assert session.replies == ["What's the weather?", "And tomorrow?"]
+        assert io.linked_participant == "alice"
+        bob = await connect(livekit_server, agent.name, "bob")
+        try:
+            await wait_until(lambda: "bob" in agent.remote_participants, 10, "bob to be seen")
+            await bob.local_participant.send_text("I am not the user", topic=TOPIC_CHAT)
+            await alice.local_participant.send_text("  What's the weather?  ", topic=TOPIC_CHAT)
+            await alice.local_participant.send_text("   ", topic=TOPIC_CHAT)  # nothing to answer
+            await alice.local_participant.send_text("And tomorrow?", topic=TOPIC_CHAT)
+            await wait_until(lambda: len(session.replies) == 2, 10, "two replies")
+            await asyncio.sleep(0.3)  # time for a wrongly accepted message to show up
+            assert session.replies == ["What's the weather?", "And tomorrow?"]
+            assert io.linked_participant == "alice"  # someone joining later changes nothing
+        finally:
+            await bob.disconnect()
         await io.aclose()

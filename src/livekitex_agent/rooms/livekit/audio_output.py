@@ -53,6 +53,7 @@ class RoomAudioOutput(PacedAudioOutput):
         self._publication: rtc.LocalTrackPublication | None = None
         self._subscribed = asyncio.Event()
         self._subscriber_wait_over = False
+        self._clears = 0  # counts clear_buffer calls, to drop a frame that waited through one
         # one reusable buffer for the frame handed to the SDK (no allocation per frame)
         self._scratch = bytearray(2 * max(1, round(frame_duration * sample_rate)))
         self._scratch_view = np.frombuffer(self._scratch, dtype=np.int16)
@@ -92,6 +93,7 @@ class RoomAudioOutput(PacedAudioOutput):
                 f"the room audio output plays mono audio, got a {frame.num_channels}-channel frame"
             )
         if not self._subscriber_wait_over:
+            epoch = self._clears
             if not self._subscribed.is_set():
                 try:
                     await asyncio.wait_for(self._subscribed.wait(), self._wait_for_subscriber)
@@ -101,9 +103,12 @@ class RoomAudioOutput(PacedAudioOutput):
                         self._wait_for_subscriber,
                     )
             self._subscriber_wait_over = True
+            if epoch != self._clears:  # interrupted while waiting: this audio is stale
+                return
         await super().capture_frame(frame)
 
     def clear_buffer(self) -> None:
+        self._clears += 1
         super().clear_buffer()
         if self._source is not None:
             self._source.clear_queue()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import datetime
 import inspect
 import logging
 from collections.abc import Callable
@@ -22,6 +23,7 @@ from .transcription import RoomTextOutput, UserTranscriptForwarder
 logger = logging.getLogger("livekitex_agent.rooms.livekit")
 
 MAX_CHAT_CHARS = 8192
+_NEVER = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 _RECONNECT_SETTLE_TIMEOUT = 30.0
 
 
@@ -82,6 +84,7 @@ class LiveKitRoomIO(SessionIO):
         self._user_transcripts = UserTranscriptForwarder(room)
         self._session: Any = None
         self._linked: str | None = None
+        self._link_scheduled = False
         self._away = False  # the linked participant left and may come back within the grace period
         self._tasks = TaskOwner()
         self._grace_task: asyncio.Task[None] | None = None
@@ -183,7 +186,9 @@ class LiveKitRoomIO(SessionIO):
 
     # -- linking --------------------------------------------------------------------------------
     def _link_first_present(self) -> None:
-        candidates = [(p.identity, p.kind) for p in self.room.remote_participants.values()]
+        # earliest joiner first (the room's dict is in the order the server's updates arrived)
+        present = sorted(self.room.remote_participants.values(), key=lambda p: p.joined_at or _NEVER)
+        candidates = [(p.identity, p.kind) for p in present]
         identity = select_participant(candidates, identity=self._pinned)
         if identity is not None:
             self._link(self.room.remote_participants[identity])
@@ -216,10 +221,18 @@ class LiveKitRoomIO(SessionIO):
     # -- room events ----------------------------------------------------------------------------
     def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
         if self._linked is None:
-            if select_participant([(participant.identity, participant.kind)], identity=self._pinned):
-                self._link(participant)
+            # the server announces participants in batches, not in join order: pick the earliest
+            # joiner once the SDK has handled the whole batch
+            if not self._link_scheduled:
+                self._link_scheduled = True
+                asyncio.get_running_loop().call_soon(self._deferred_link)
         elif self._away and participant.identity == self._linked:
             self._link(participant)
+
+    def _deferred_link(self) -> None:
+        self._link_scheduled = False
+        if self._linked is None and not self._closed:
+            self._link_first_present()
 
     def _on_participant_disconnected(self, participant: rtc.RemoteParticipant) -> None:
         if participant.identity != self._linked or self._away:

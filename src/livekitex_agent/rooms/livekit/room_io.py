@@ -154,7 +154,11 @@ class LiveKitRoomIO(SessionIO):
                 logger.warning(
                     "a handler for topic %r is already registered: chat input is disabled", TOPIC_CHAT
                 )
-        await self._output.publish()
+        try:
+            await self._output.publish()
+        except BaseException:
+            await self.aclose()  # leave the room as we found it
+            raise
         state = getattr(session, "agent_state", None)
         if isinstance(state, AgentState):
             self._set_agent_state(state.value)

@@ -1,0 +1,18 @@
+"""Offline providers: Silero and WebRTC VAD, PocketSphinx STT and espeak-ng TTS.
+
+The Python dependencies are optional (``pip install livekitex-agent[local]``); each provider
+imports its own when constructed and raises ImportError with the install command if it is missing.
+"""
+
+from .espeak import EspeakTTS, synthesize_to_frame
+from .silero import SileroVAD
+from .sphinx import PocketSphinxSTT
+from .webrtc import WebRTCVAD
+
+__all__ = [
+    "EspeakTTS",
+    "PocketSphinxSTT",
+    "SileroVAD",
+    "WebRTCVAD",
+    "synthesize_to_frame",
+]

@@ -1,0 +1,287 @@
+"""Command line: ``python agent.py start|dev|connect|console`` via :func:`run_app`.
+
+Subcommands live in a registry (:func:`register_subcommand`) so other parts (e.g. ``demo``) can
+add theirs. Flags override environment variables, which override the values in ``WorkerOptions``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import logging
+import os
+import shlex
+import sys
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, NoReturn
+
+from .errors import ConfigError
+from .log import configure_logging
+
+if TYPE_CHECKING:
+    from .config import WorkerSettings
+    from .worker import WorkerOptions
+
+logger = logging.getLogger("livekitex_agent.cli")
+
+Handler = Callable[[argparse.Namespace, "WorkerOptions | None"], int]
+EXTENSION_MODULES = ("livekitex_agent.demo",)  # imported if present; they call register_subcommand
+DEV_CHILD_ENV = "LIVEKITEX_DEV_CHILD"
+
+
+@dataclass(frozen=True)
+class Subcommand:
+    name: str
+    help: str
+    configure: Callable[[argparse.ArgumentParser], None]
+    handler: Handler
+    needs_app: bool = True  # needs WorkerOptions (run from the agent's own script)
+
+
+_SUBCOMMANDS: dict[str, Subcommand] = {}
+
+
+def register_subcommand(
+    name: str,
+    help: str,
+    handler: Handler,
+    configure: Callable[[argparse.ArgumentParser], None] = lambda p: None,
+    *,
+    needs_app: bool = True,
+) -> None:
+    """Add (or replace) a subcommand: ``handler(args, options)`` returns the exit code."""
+    _SUBCOMMANDS[name] = Subcommand(name, help, configure, handler, needs_app)
+
+
+# ---------------------------------------------------------------- shared worker flags
+
+# flag -> settings field
+_WORKER_FLAGS = {
+    "--url": "url",
+    "--api-key": "api_key",
+    "--api-secret": "api_secret",
+    "--agent-name": "agent_name",
+    "--jobs-per-process": "jobs_per_process",
+    "--num-idle-processes": "num_idle_processes",
+    "--max-jobs": "max_jobs",
+    "--load-threshold": "load_threshold",
+    "--drain-timeout": "drain_timeout",
+    "--http-host": "http_host",
+    "--http-port": "http_port",
+    "--memory-warn-mb": "memory_warn_mb",
+    "--memory-limit-mb": "memory_limit_mb",
+    "--log-level": "log_level",
+}
+
+
+def _add_worker_flags(p: argparse.ArgumentParser) -> None:
+    g = p.add_argument_group("worker settings (override LIVEKIT_* / LIVEKITEX_* variables)")
+    for flag, field_name in _WORKER_FLAGS.items():
+        g.add_argument(flag, dest=field_name, default=None, metavar=field_name.upper())
+
+
+def resolve_settings(
+    args: argparse.Namespace,
+    options: WorkerOptions,
+    *,
+    require_server: bool = True,
+    env: dict[str, str] | None = None,
+    **forced: Any,
+) -> WorkerSettings:
+    """Settings from ``options`` < environment < flags (< ``forced`` values set by the subcommand)."""
+    from .config import load_worker_settings
+
+    overrides = {f: getattr(args, f, None) for f in _WORKER_FLAGS.values()}
+    for name, value in forced.items():
+        if overrides.get(name) is None:
+            overrides[name] = value
+    return load_worker_settings(
+        options.settings_defaults(),
+        env=env,
+        overrides=overrides,
+        override_sources={f: flag for flag, f in _WORKER_FLAGS.items()},
+        require_server=require_server,
+    )
+
+
+# ---------------------------------------------------------------- built-in subcommands
+
+
+def _start(args: argparse.Namespace, options: WorkerOptions | None) -> int:
+    from .worker import run_worker
+
+    assert options is not None
+    settings = resolve_settings(args, options)
+    configure_logging(settings.log_level, json=True)
+    return asyncio.run(run_worker(options, settings, json_logs=True))
+
+
+def _configure_dev(p: argparse.ArgumentParser) -> None:
+    _add_worker_flags(p)
+    p.add_argument("--no-reload", action="store_true", help="do not restart on code changes")
+    p.add_argument("--watch", action="append", default=None, help="directory to watch (default: the cwd)")
+
+
+def _dev(args: argparse.Namespace, options: WorkerOptions | None) -> int:
+    from .worker import run_worker
+
+    assert options is not None
+    settings = resolve_settings(args, options, log_level="DEBUG", drain_timeout=1.0, num_idle_processes=0)
+    if not args.no_reload and os.environ.get(DEV_CHILD_ENV) != "1":
+        return _run_with_reload(args.watch or [os.getcwd()])
+    configure_logging(settings.log_level)
+    return asyncio.run(run_worker(options, settings))
+
+
+def _run_with_reload(paths: list[str]) -> int:
+    try:
+        import watchfiles
+    except ImportError:
+        print(
+            "dev: reload needs watchfiles: pip install 'livekitex-agent[dev]' (or use --no-reload)",
+            file=sys.stderr,
+        )
+        return 2
+    argv = list(getattr(sys, "orig_argv", [sys.executable, *sys.argv]))
+    argv[0] = sys.executable
+    os.environ[DEV_CHILD_ENV] = "1"
+    print(f"dev: running {shlex.join(argv[1:])}, restarting when {', '.join(paths)} change", file=sys.stderr)
+    watchfiles.run_process(*paths, target=shlex.join(argv), target_type="command")
+    return 0
+
+
+def _configure_connect(p: argparse.ArgumentParser) -> None:
+    _add_worker_flags(p)
+    p.add_argument("--room", required=True, help="room to join")
+    p.add_argument("--participant-identity", default=None, help="the participant the agent serves")
+    p.add_argument("--agent-identity", default=None, help="identity of the agent in the room")
+
+
+def _connect(args: argparse.Namespace, options: WorkerOptions | None) -> int:
+    from .worker import run_in_room
+    from .worker.protocol import JS_SUCCESS
+
+    assert options is not None
+    if not args.room.strip():
+        raise ConfigError(f"--room={args.room!r} is empty")
+    settings = resolve_settings(args, options)
+    configure_logging(settings.log_level)
+    outcome = asyncio.run(
+        run_in_room(
+            options,
+            settings,
+            args.room,
+            participant_identity=args.participant_identity,
+            agent_identity=args.agent_identity,
+        )
+    )
+    if outcome.status != JS_SUCCESS:
+        print(f"job failed: {outcome.error}", file=sys.stderr)
+        return 1
+    return 0
+
+
+def _configure_console(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--log-level", default=None)
+    p.add_argument("--input-wav", default=None, help="read the user's speech from this WAV file")
+    p.add_argument("--output-wav", default=None, help="write the agent's speech to this WAV file")
+
+
+def _console(args: argparse.Namespace, options: WorkerOptions | None) -> int:
+    assert options is not None
+    configure_logging(getattr(args, "log_level", None) or "INFO")
+    return run_console(options, input_wav=args.input_wav, output_wav=args.output_wav)
+
+
+def run_console(
+    options: WorkerOptions, *, input_wav: str | None = None, output_wav: str | None = None
+) -> int:
+    """Run one agent session locally, with no server (WAV files or the sound card).
+
+    The implementation lives with the console I/O: ``livekitex_agent.rooms.console.run_console``
+    (same signature, returns the exit code).
+    """
+    try:
+        module = importlib.import_module("livekitex_agent.rooms.console")
+    except ModuleNotFoundError as e:
+        if e.name not in ("livekitex_agent.rooms.console", "livekitex_agent.rooms"):
+            raise
+        module = None
+    impl = getattr(module, "run_console", None)
+    if impl is None:
+        raise NotImplementedError(
+            "console mode is not wired yet: livekitex_agent.rooms.console must provide "
+            "run_console(options, input_wav=..., output_wav=...)"
+        )
+    return int(impl(options, input_wav=input_wav, output_wav=output_wav))
+
+
+register_subcommand("start", "run the worker in production (JSON logs)", _start, _add_worker_flags)
+register_subcommand(
+    "dev",
+    "run the worker for development (debug logs, reload on code change)",
+    _dev,
+    _configure_dev,
+)
+register_subcommand(
+    "connect",
+    "run one job in a named room (joins directly; no dispatch needed)",
+    _connect,
+    _configure_connect,
+)
+register_subcommand(
+    "console",
+    "talk to the agent locally, no server",
+    _console,
+    _configure_console,
+)
+
+
+# ---------------------------------------------------------------- entry points
+
+
+def _load_extensions() -> None:
+    for name in EXTENSION_MODULES:
+        try:
+            importlib.import_module(name)
+        except ModuleNotFoundError as e:
+            if e.name is None or not name.startswith(e.name):
+                raise
+
+
+def build_parser(options: WorkerOptions | None) -> argparse.ArgumentParser:
+    prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "livekitex-agent"
+    if prog == "__main__.py":
+        prog = "python -m livekitex_agent"
+    parser = argparse.ArgumentParser(prog=prog)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for cmd in _SUBCOMMANDS.values():
+        p = sub.add_parser(cmd.name, help=cmd.help, description=cmd.help)
+        cmd.configure(p)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None, options: WorkerOptions | None = None) -> int:
+    """Parse ``argv`` and run the subcommand; returns the exit code (2 for bad configuration)."""
+    _load_extensions()
+    parser = build_parser(options)
+    args = parser.parse_args(argv)
+    cmd = _SUBCOMMANDS[args.command]
+    if cmd.needs_app and options is None:
+        parser.error(
+            f"{cmd.name!r} runs an agent: call cli.run_app(WorkerOptions(...)) from your agent script"
+        )
+    try:
+        return cmd.handler(args, options)
+    except ConfigError as e:
+        print(f"configuration error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+def run_app(options: WorkerOptions, argv: Sequence[str] | None = None) -> NoReturn:
+    """The agent script's entry point: ``cli.run_app(WorkerOptions(entrypoint=...))``."""
+    sys.exit(main(argv, options))

@@ -1,0 +1,413 @@
+"""Worker: the LiveKit agent protocol client that registers, takes jobs and reports status.
+
+It connects to ``<url>/agent`` with a short-lived worker token, registers, answers offers
+(through ``request_fnc`` and its load), starts assigned jobs in its :class:`WorkerManager`,
+reports job and worker status, and reconnects with capped backoff; running jobs keep running
+across a reconnect and are re-announced (``MigrateJobRequest``).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import random
+import time
+from collections import deque
+from typing import Any, Literal
+
+import aiohttp
+
+from ..config import WorkerSettings
+from ..events import EventEmitter
+from ..log import redact
+from . import protocol as proto
+from .http import WorkerHttpServer
+from .job import JobInfo, JobOutcome
+from .manager import ManagedJob, ManagerCallbacks, WorkerManager
+from .metrics import WorkerMetrics
+from .options import JobRequest, WorkerOptions, default_request_fnc
+from .tokens import worker_token
+
+logger = logging.getLogger("livekitex_agent.worker")
+
+WorkerEvent = Literal["registered", "disconnected", "job_started", "job_ended", "draining"]
+REGISTER_TIMEOUT = 10.0
+
+
+class Worker:
+    """One registered agent worker; use ``async with Worker(options) as w`` or start()/aclose()."""
+
+    def __init__(
+        self, options: WorkerOptions, settings: WorkerSettings | None = None, *, json_logs: bool = False
+    ) -> None:
+        self._opts = options
+        self.settings = settings or options.resolve()
+        self.metrics = WorkerMetrics()
+        self._emitter: EventEmitter[WorkerEvent] = EventEmitter()
+        self.manager = WorkerManager(
+            options,
+            self.settings,
+            ManagerCallbacks(self._job_running, self._job_ended, lambda _id, m: self.metrics.observe_turn(m)),
+            json_logs=json_logs,
+        )
+        self._http = WorkerHttpServer(self, self.settings.http_host, self.settings.http_port)
+        self._ws: aiohttp.ClientWebSocketResponse | None = None
+        self._session: aiohttp.ClientSession | None = None
+        self._conn_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._accepted: dict[str, tuple[proto.AcceptArgs, float]] = {}  # job id -> (args, offered at)
+        self._pending_updates: deque[bytes] = deque(maxlen=256)  # job updates made while disconnected
+        self._outbox: asyncio.Queue[bytes] | None = None  # messages for the current connection
+        self._registered = asyncio.Event()
+        self.worker_id = ""
+        self._draining = False
+        self._closing = False
+        self._started = False
+
+    # ------------------------------------------------------------------ public API
+
+    def on(self, event: WorkerEvent, callback: Any = None) -> Any:
+        return self._emitter.on(event, callback)
+
+    @property
+    def connected(self) -> bool:
+        return self._registered.is_set()
+
+    @property
+    def draining(self) -> bool:
+        return self._draining
+
+    @property
+    def http_port(self) -> int | None:
+        return self._http.port
+
+    @property
+    def agent_name(self) -> str:
+        return self.settings.agent_name
+
+    async def start(self) -> None:
+        """Start the job pool (prewarmed), the HTTP endpoints and the server connection."""
+        if self._started:
+            return
+        self._started = True
+        await self.manager.start()
+        await self._http.start()
+        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=None, connect=10.0))
+        self._conn_task = asyncio.create_task(self._connection_loop(), name="worker-connection")
+
+    async def wait_registered(self, timeout: float | None = None) -> str:
+        await asyncio.wait_for(self._registered.wait(), timeout)
+        return self.worker_id
+
+    async def drain(self, timeout: float | None = None) -> bool:
+        """Stop taking jobs (report full) and wait for running jobs to end; True if they all did."""
+        if not self._draining:
+            self._draining = True
+            logger.info("draining: %d job(s) running, taking no new jobs", self.manager.job_count)
+            self._emitter.emit("draining")
+            self._send_status()
+        timeout = self.settings.drain_timeout if timeout is None else timeout
+        if await self.manager.wait_idle(timeout):
+            return True
+        logger.warning("drain timeout (%.0fs): ending %d job(s)", timeout, self.manager.job_count)
+        return False
+
+    async def aclose(self) -> None:
+        """End every job, disconnect, stop the HTTP endpoints and the pool."""
+        if self._closing:
+            return
+        self._closing = True
+        await self.manager.aclose("worker closing", timeout=self._opts.shutdown_timeout + 5.0)
+        if self._outbox is not None:  # let the final job updates reach the server
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._outbox.join(), 2.0)
+        if self._conn_task is not None:
+            self._conn_task.cancel()
+            await asyncio.gather(self._conn_task, return_exceptions=True)
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._ws is not None:
+            await self._ws.close()
+        if self._session is not None:
+            await self._session.close()
+        await self._http.aclose()
+        await self._emitter.aclose_handlers()
+
+    async def __aenter__(self) -> Worker:
+        await self.start()
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    def health_problem(self) -> str:
+        """Why the worker is unhealthy ("" when healthy)."""
+        if not self.connected:
+            return "not connected to the LiveKit server"
+        if not self.manager.healthy:
+            return "job process pool is broken (processes fail to start)"
+        return ""
+
+    def status_snapshot(self) -> dict[str, Any]:
+        from .. import __version__
+
+        jobs = []
+        for job in self.manager.running_jobs:
+            record = self.manager.job(job.id)
+            host = record.host if record else None
+            jobs.append(
+                {
+                    "id": job.id,
+                    "room": job.room.name,
+                    "running": bool(record and record.running_at is not None),
+                    "pid": host.pid if host else None,
+                }
+            )
+        return {
+            "id": self.worker_id,
+            "agent_name": self.agent_name,
+            "version": __version__,
+            "agent_version": self._opts.version,
+            "connected": self.connected,
+            "draining": self._draining,
+            "load": round(self.manager.load(), 4),
+            "load_threshold": self.settings.load_threshold,
+            "job_count": self.manager.job_count,
+            "capacity": self.manager.capacity,
+            "executor": self._opts.executor,
+            "jobs": jobs,
+            "processes": [
+                {"pid": h.pid, "jobs": len(h.job_ids), "memory_mb": round(h.memory_mb(), 1)}
+                for h in self.manager.hosts
+                if not self.manager.in_process
+            ],
+        }
+
+    def refresh_gauges(self) -> None:
+        self.metrics.load.set(self.manager.load())
+        self.metrics.active_jobs.set(len(self.manager.running_jobs))
+        self.metrics.processes.set(0 if self.manager.in_process else len(self.manager.hosts))
+        self.metrics.connected.set(1 if self.connected else 0)
+
+    # ------------------------------------------------------------------ connection
+
+    async def _connection_loop(self) -> None:
+        failures = 0
+        url = proto.agent_ws_url(self.settings.ws_url)
+        assert self._session is not None
+        while not self._closing:
+            token = worker_token(self.settings.api_key, self.settings.api_secret)
+            try:
+                ws = await self._session.ws_connect(
+                    url, headers={"Authorization": f"Bearer {token}"}, heartbeat=10.0
+                )
+            except (aiohttp.ClientError, OSError, TimeoutError) as e:
+                failures += 1
+                delay = min(self._opts.max_retry_delay, 0.5 * 2 ** (failures - 1)) * random.uniform(0.9, 1.1)
+                if isinstance(e, aiohttp.WSServerHandshakeError) and e.status == 401:
+                    logger.error("the server rejected the worker token: check LIVEKIT_API_KEY/SECRET")
+                else:
+                    logger.warning(
+                        "cannot reach %s (%s); retrying in %.1fs", url, redact(str(e)) or type(e), delay
+                    )
+                await asyncio.sleep(delay)
+                continue
+            self._ws = ws
+            try:
+                if await self._run_connection(ws):
+                    failures = 0
+            except (aiohttp.ClientError, OSError, proto.ProtocolError, TimeoutError) as e:
+                logger.warning("server connection error: %s", redact(str(e)) or type(e).__name__)
+            finally:
+                self._ws = None
+                await ws.close()
+                if self._registered.is_set():
+                    self._registered.clear()
+                    self._emitter.emit("disconnected")
+            if not self._closing:
+                failures += 1
+                delay = 0.0 if failures == 1 else min(self._opts.max_retry_delay, 0.5 * 2 ** (failures - 2))
+                logger.warning("disconnected from the server; reconnecting in %.1fs", delay)
+                await asyncio.sleep(delay)
+
+    async def _run_connection(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
+        """Register and serve one connection until it closes; True if registration succeeded."""
+        await ws.send_bytes(proto.register(self.agent_name, self._opts.version, self._opts.permissions))
+        registered = False
+        status_task: asyncio.Task[None] | None = None
+        sender: asyncio.Task[None] | None = None
+        try:
+            async with asyncio.timeout(REGISTER_TIMEOUT) as register_deadline:
+                async for msg in ws:
+                    if msg.type != aiohttp.WSMsgType.BINARY:
+                        if msg.type == aiohttp.WSMsgType.ERROR:
+                            raise aiohttp.ClientError(f"websocket error: {ws.exception()}")
+                        continue
+                    event = proto.parse_server_message(msg.data)
+                    if isinstance(event, proto.Registered):
+                        register_deadline.reschedule(None)
+                        registered = True
+                        self._outbox = asyncio.Queue()
+                        sender = asyncio.create_task(self._sender(ws, self._outbox), name="worker-send")
+                        self._on_registered(event)
+                        status_task = asyncio.create_task(self._status_loop(), name="worker-status")
+                    elif not registered:
+                        logger.debug("ignoring %s before registration", type(event).__name__)
+                    elif isinstance(event, proto.GoAway):
+                        logger.info("server asked the worker to go away (%s): reconnecting", event.reason)
+                        break
+                    else:
+                        self._on_event(event)
+        finally:
+            self._outbox = None
+            for task in (status_task, sender):
+                if task is not None:
+                    task.cancel()
+                    await asyncio.gather(task, return_exceptions=True)
+        return registered
+
+    def _on_registered(self, event: proto.Registered) -> None:
+        reconnect = bool(self.worker_id)
+        self.worker_id = event.worker_id
+        jobs = self.manager.running_jobs
+        if jobs:  # still running from before the reconnect
+            self._send(proto.migrate(jobs))
+        self._flush_pending()
+        self._send_status()
+        self._registered.set()
+        if reconnect:
+            self.metrics.reconnects.inc()
+        logger.info(
+            "worker %s registered (agent %r, server %s)%s",
+            event.worker_id,
+            self.agent_name,
+            event.server_version,
+            f", {len(jobs)} job(s) carried over" if jobs else "",
+        )
+        self._emitter.emit("registered", event.worker_id)
+
+    def _on_event(self, event: proto.ServerEvent) -> None:
+        if isinstance(event, proto.JobOffered):
+            self._spawn(self._answer_offer(event.job), f"offer-{event.job.id}")
+        elif isinstance(event, proto.JobAssigned):
+            self._spawn(self._start_job(event), f"assign-{event.job.id}")
+        elif isinstance(event, proto.JobTerminated):
+            logger.info("job %s terminated by the server", event.job_id)
+            self.manager.shutdown_job(event.job_id, "terminated by the server")
+        elif isinstance(event, proto.Unknown):
+            logger.debug("ignoring unknown server message %r", event.kind)
+
+    def _spawn(self, coro: Any, name: str) -> None:
+        task = asyncio.create_task(coro, name=name)
+        self._tasks.add(task)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[Any]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            logger.error("worker task %s failed", task.get_name(), exc_info=task.exception())
+
+    def _send(self, data: bytes) -> bool:
+        """Queue a message on the current connection (in order); False when not registered."""
+        if self._outbox is None:
+            return False
+        self._outbox.put_nowait(data)
+        return True
+
+    async def _sender(self, ws: aiohttp.ClientWebSocketResponse, outbox: asyncio.Queue[bytes]) -> None:
+        while True:
+            data = await outbox.get()
+            try:
+                await ws.send_bytes(data)
+            except (aiohttp.ClientError, ConnectionError) as e:
+                logger.debug("send failed (connection closing): %s", e)
+            finally:
+                outbox.task_done()
+
+    def _flush_pending(self) -> None:
+        while self._pending_updates and self._send(self._pending_updates[0]):
+            self._pending_updates.popleft()
+
+    # ------------------------------------------------------------------ status
+
+    def _is_full(self) -> bool:
+        return self._draining or self._closing or self.manager.load() >= self.settings.load_threshold
+
+    def _send_status(self) -> None:
+        load = self.manager.load()
+        self.metrics.load.set(load)
+        self._send(
+            proto.update_worker(
+                full=self._is_full(), load=load, job_count=self.manager.job_count, draining=self._draining
+            )
+        )
+
+    async def _status_loop(self) -> None:
+        while True:
+            self.manager.sample_cpu()
+            self._send_status()
+            await asyncio.sleep(self._opts.status_interval)
+
+    # ------------------------------------------------------------------ jobs
+
+    async def _answer_offer(self, job: Any) -> None:
+        offered_at = time.monotonic()
+        answer = await self._decide(job)
+        if answer is not None and self._is_full():
+            answer = None  # the load changed while request_fnc ran
+        if answer is not None:
+            self._accepted[job.id] = (answer, offered_at)
+            self.manager.reserve(job.id, self._opts.assignment_timeout)
+        self.metrics.offers.labels(answer="accepted" if answer else "declined").inc()
+        self._send(proto.availability(job.id, answer))
+        if answer is not None:
+            self._send_status()
+        logger.debug("job %s (room %s) %s", job.id, job.room.name, "accepted" if answer else "declined")
+
+    async def _decide(self, job: Any) -> proto.AcceptArgs | None:
+        if self._is_full():
+            return None
+        req = JobRequest(job)
+        fnc = self._opts.request_fnc or default_request_fnc
+        try:
+            await asyncio.wait_for(fnc(req), self._opts.request_timeout)
+        except Exception:
+            logger.exception("request_fnc failed for job %s: declining it", job.id)
+            return None
+        if not req.answered:
+            logger.warning("request_fnc neither accepted nor rejected job %s: declining it", job.id)
+        return req.answer
+
+    async def _start_job(self, event: proto.JobAssigned) -> None:
+        job = event.job
+        accepted = self._accepted.pop(job.id, None)
+        if accepted is None:
+            logger.warning("job %s assigned without a matching accepted offer: starting it anyway", job.id)
+            identity = job.state.participant_identity or f"agent-{job.id}"
+            accepted = (proto.AcceptArgs(identity=identity), time.monotonic())
+        url = event.url or self.settings.ws_url
+        await self.manager.launch(JobInfo(job, url, event.token, accepted[0]))
+
+    def _job_running(self, job_id: str, record: ManagedJob) -> None:
+        if record.running_at is not None:
+            self.metrics.dispatch_latency.observe(max(0.0, record.running_at - record.accepted_at))
+        self._send_update(proto.update_job(job_id, proto.JS_RUNNING))
+        logger.info("job %s running (room %s)", job_id, record.info.job.room.name)
+        self._emitter.emit("job_started", job_id, record)
+
+    def _job_ended(self, job_id: str, outcome: JobOutcome, record: ManagedJob) -> None:
+        self._accepted.pop(job_id, None)
+        self.metrics.jobs.labels(outcome=proto.status_name(outcome.status)).inc()
+        self._send_update(proto.update_job(job_id, outcome.status, outcome.error))
+        if outcome.status == proto.JS_FAILED:
+            logger.warning("job %s failed: %s", job_id, outcome.error)
+        else:
+            logger.info("job %s ended (%s)", job_id, outcome.reason or "done")
+        self._send_status()
+        self._emitter.emit("job_ended", job_id, outcome)
+
+    def _send_update(self, data: bytes) -> None:
+        if not self._send(data):
+            self._pending_updates.append(data)

@@ -1,0 +1,13 @@
+"""Small helpers shared by the worker tests."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+
+async def eventually(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> None:
+    """Poll ``predicate`` (state outside this loop: files, other processes) until true or ``timeout``."""
+    async with asyncio.timeout(timeout):
+        while not predicate():  # noqa: ASYNC110 - the state lives in another process or the file system
+            await asyncio.sleep(interval)

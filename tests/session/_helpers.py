@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -63,11 +64,21 @@ class Recorder:
         return [e for _, e in self.events if e.type == event_type]
 
     def time_of(self, label: str, nth: int = 0) -> float:
-        matches = [t for (t, _), name in zip(self.events, self.names(usage=True), strict=True) if name == label]
+        matches = [
+            t for (t, _), name in zip(self.events, self.names(usage=True), strict=True) if name == label
+        ]
         return matches[nth]
 
-    async def wait_for(self, label: str, timeout: float = 60.0) -> None:
+    async def wait_for(self, label: str, timeout: float = 60.0, *, count: int = 1) -> None:
+        """Wait until ``label`` has been seen ``count`` times in all."""
         async with asyncio.timeout(timeout):
-            while label not in self.names(usage=True):
+            while self.names(usage=True).count(label) < count:
+                self._changed.clear()
+                await self._changed.wait()
+
+    async def wait_until(self, predicate: Callable[[], bool], timeout: float = 60.0) -> None:
+        """Wait until ``predicate()`` holds; it is checked after every session event."""
+        async with asyncio.timeout(timeout):
+            while not predicate():
                 self._changed.clear()
                 await self._changed.wait()

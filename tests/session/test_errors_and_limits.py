@@ -92,9 +92,7 @@ async def test_max_session_duration() -> None:
 async def test_aclose_mid_speech_leaves_no_task_behind() -> None:
     before = set(asyncio.all_tasks())
     io = MemoryIO()
-    session = AgentSession(
-        vad=FakeVAD(), stt=FakeSTT(["talk"]), llm=FakeLLM(["word " * 200]), tts=FakeTTS()
-    )
+    session = AgentSession(vad=FakeVAD(), stt=FakeSTT(["talk"]), llm=FakeLLM(["word " * 200]), tts=FakeTTS())
     rec = Recorder(session)
     await session.start(Agent("hi"), io=io)
     io.push_audio(utterance(1.0))

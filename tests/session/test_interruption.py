@@ -25,7 +25,9 @@ async def start(stt: FakeSTT, llm: FakeLLM, **opts: object) -> tuple[AgentSessio
 @virtual_time
 async def test_barge_in_truncates_the_assistant_message_to_what_was_heard() -> None:
     loop = asyncio.get_running_loop()
-    session, io, rec = await start(FakeSTT(["tell me a story", "stop please"]), FakeLLM([LONG, "Okay, stopping."]))
+    session, io, rec = await start(
+        FakeSTT(["tell me a story", "stop please"]), FakeLLM([LONG, "Okay, stopping."])
+    )
     io.push_audio(utterance(1.0))
     await rec.wait_for("agent_state_changed:speaking")
     reply_start = loop.time()

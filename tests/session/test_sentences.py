@@ -14,7 +14,12 @@ def feed(text: str, step: int = 3) -> list[str]:
 
 def test_sentences_split_on_punctuation_but_not_abbreviations_or_numbers() -> None:
     text = "Hello there! Dr. Smith paid 3.50 dollars, e.g. for tea. Is that right? Yes"
-    assert feed(text) == ["Hello there!", "Dr. Smith paid 3.50 dollars, e.g. for tea.", "Is that right?", "Yes"]
+    assert feed(text) == [
+        "Hello there!",
+        "Dr. Smith paid 3.50 dollars, e.g. for tea.",
+        "Is that right?",
+        "Yes",
+    ]
 
 
 def test_short_fragments_join_the_next_sentence() -> None:

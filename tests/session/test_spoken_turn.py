@@ -55,7 +55,10 @@ async def test_spoken_turn_end_to_end_with_event_order_and_metrics() -> None:
         REPLY,
     ]
     # the LLM saw the instructions and the user's words
-    assert [m.content for m in llm.requests[0].chat_ctx.messages()] == ["You are a weather bot.", "how is the weather"]
+    assert [m.content for m in llm.requests[0].chat_ctx.messages()] == [
+        "You are a weather bot.",
+        "how is the weather",
+    ]
     # STT got the VAD segment: the 1.2 s utterance plus padding, not the silence around it
     assert 1.2 <= stt.calls[0].audio_duration <= 1.2 + 0.1 + 0.2 + 0.02
 

@@ -76,7 +76,10 @@ async def test_concurrent_tools_with_one_failing_and_one_timing_out_then_the_con
     # the second LLM request carried every call and its result
     second = llm.requests[1].chat_ctx.items
     assert [i.name for i in second if isinstance(i, FunctionCall)] == [
-        "get_weather", "book_table", "check_calendar", "broken"
+        "get_weather",
+        "book_table",
+        "check_calendar",
+        "broken",
     ]
     assert len([i for i in second if isinstance(i, FunctionCallOutput)]) == 4
     assert llm.requests[1].tools == ["get_weather", "book_table", "check_calendar", "broken"]

@@ -7,7 +7,7 @@ import collections
 import logging
 from collections.abc import AsyncIterator, Callable, Coroutine
 from dataclasses import replace
-from typing import Any
+from typing import Any, Literal
 
 from ..agent import Agent
 from ..chat import ChatContext, ChatItem, ChatMessage
@@ -31,9 +31,11 @@ from ..events import (
 from ..media.io import SessionIO
 from ..metrics import AgentMetrics, TurnMetrics, UsageMetrics, UsageSummary
 from ..providers.llm import LLM
+from ..providers.realtime import RealtimeModel
 from ..providers.stt import STT
 from ..providers.tts import TTS
 from ..providers.vad import VAD
+from .fallback import EngineSwitch
 from .generation import ReplyGeneration, TurnTiming
 from .interruption import InterruptionController
 from .options import SessionOptions
@@ -61,6 +63,11 @@ class AgentSession(EventEmitter[EventName]):
         stt: STT | None = None,
         llm: LLM | None = None,
         tts: TTS | None = None,
+        realtime: RealtimeModel | None = None,
+        fallback_recovery: bool = False,
+        realtime_connect_timeout: float = 5.0,
+        realtime_reconnect_grace: float | None = 3.0,
+        realtime_recovery_interval: tuple[float, float] = (1.0, 30.0),
         userdata: Any = None,
         language: str | None = None,
         close_on_input_end: bool = True,
@@ -74,6 +81,12 @@ class AgentSession(EventEmitter[EventName]):
             raise ConfigError(f"unknown AgentSession option(s): {', '.join(sorted(unknown))}")
         self.options = replace(base, **option_overrides) if option_overrides else base
         self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
+        self.realtime = realtime
+        self._fallback_recovery = fallback_recovery
+        self._realtime_connect_timeout = realtime_connect_timeout
+        self._realtime_reconnect_grace = realtime_reconnect_grace
+        self._realtime_recovery_interval = realtime_recovery_interval
+        self._switch: EngineSwitch | None = None
         self.userdata = userdata
         self.language = language
         self.close_on_input_end = close_on_input_end
@@ -92,7 +105,7 @@ class AgentSession(EventEmitter[EventName]):
         )
         self._queue_event = asyncio.Event()
         self._current: SpeechHandle | None = None
-        self._current_generation: ReplyGeneration | None = None
+        self._current_generation: Any = None  # what is playing: a ReplyGeneration or a realtime reply
         self._idle = asyncio.Event()
         self._idle.set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -101,7 +114,6 @@ class AgentSession(EventEmitter[EventName]):
         self._started = False
         self._closing: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
-        self.engine = "pipeline"
 
     # -- public state -----------------------------------------------------------------------------
     @property
@@ -126,6 +138,26 @@ class AgentSession(EventEmitter[EventName]):
     def io(self) -> SessionIO | None:
         return self._io
 
+    @property
+    def engine(self) -> Literal["realtime", "pipeline"]:
+        """The engine running the conversation now (``engine_changed`` tells when it changes)."""
+        return self._switch.active if self._switch is not None else "pipeline"
+
+    @property
+    def can_run_pipeline(self) -> bool:
+        """Whether the STT → LLM → TTS pipeline has what it needs for this session's I/O."""
+        agent = self._agent
+        if agent is None or self._llm_for(agent) is None:
+            return False
+        io = self._io
+        if (
+            io is not None
+            and io.audio_input is not None
+            and None in (self._vad_for(agent), self._stt_for(agent))
+        ):
+            return False
+        return not (io is not None and io.audio_output is not None and self._tts_for(agent) is None)
+
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(
         self, agent: Agent, *, room: Any = None, io: SessionIO | None = None, **room_options: Any
@@ -148,16 +180,31 @@ class AgentSession(EventEmitter[EventName]):
         self._spawn(self._scheduler(), "speech-scheduler")
         if self._io.audio_output is not None:
             self._io.audio_output.on_playback_started(self._on_playback_started)
+        if self.realtime is not None:
+            self._switch = EngineSwitch(
+                self,
+                self.realtime,
+                recovery=self._fallback_recovery,
+                connect_timeout=self._realtime_connect_timeout,
+                reconnect_grace=self._realtime_reconnect_grace,
+                recovery_interval=self._realtime_recovery_interval,
+            )
+            await self._switch.start()
+        else:
+            self._ensure_recognition()
+            self._emit(
+                "engine_changed", EngineChangedEvent(old_engine=None, new_engine="pipeline", reason="started")
+            )
         if self._io.audio_input is not None:
-            self._setup_recognition(agent)
             self._spawn(self._read_input(), "audio-input")
         await self._io.start(self)
-        self._emit(
-            "engine_changed", EngineChangedEvent(old_engine=None, new_engine="pipeline", reason="started")
-        )
         self._set_agent_state(AgentState.LISTENING)
         self._timers.start()
         await agent.on_enter()
+
+    def _ensure_recognition(self) -> None:
+        if self._recognition is None and self._io is not None and self._io.audio_input is not None:
+            self._setup_recognition(self.current_agent)
 
     def _setup_recognition(self, agent: Agent) -> None:
         vad, stt = self._vad_for(agent), self._stt_for(agent)
@@ -193,7 +240,10 @@ class AgentSession(EventEmitter[EventName]):
 
     async def _read_input(self) -> None:
         assert self._io is not None and self._io.audio_input is not None
+        switch = self._switch
         async for frame in self._io.audio_input:
+            if switch is not None and switch.push_audio(frame):
+                continue
             if self._recognition is not None:
                 self._recognition.push_audio(frame)
         if self._recognition is not None:
@@ -251,6 +301,8 @@ class AgentSession(EventEmitter[EventName]):
             self._current._mark_done()
         if self._recognition is not None:
             await self._recognition.aclose()
+        if self._switch is not None:
+            await self._switch.aclose()
         if self._agent is not None:
             try:
                 await self._agent.on_exit()
@@ -305,8 +357,26 @@ class AgentSession(EventEmitter[EventName]):
             if self._recognition is not None:
                 self._recognition.clear_turn()
         speech = self._new_speech("generate_reply", allow_interruptions, user_initiated=True)
-        self._enqueue(speech, lambda: ReplyGeneration(self, speech, instructions=instructions).run())
+        self._enqueue(speech, lambda: self._reply(speech, instructions=instructions))
         return speech
+
+    async def _reply(
+        self, speech: SpeechHandle, *, instructions: str | None = None, turn: TurnTiming | None = None
+    ) -> None:
+        switch = self._switch
+        if switch is not None and switch.active == "realtime" and switch.engine is not None:
+            try:
+                await switch.engine.generate_reply(speech, instructions)
+                return
+            except ProviderError:
+                if switch.active == "realtime":
+                    raise
+                # the model failed while we asked: the pipeline answers instead
+        await ReplyGeneration(self, speech, instructions=instructions, turn=turn).run()
+
+    def _reply_to_pending_user_message(self) -> None:
+        speech = self._new_speech("generate_reply", None, user_initiated=False)
+        self._enqueue(speech, lambda: self._reply(speech))
 
     def interrupt(self, *, force: bool = False) -> None:
         """Stop the current speech (and drop queued ones) if they allow interruptions, or ``force``."""
@@ -333,6 +403,8 @@ class AgentSession(EventEmitter[EventName]):
         self._agent = agent
         agent._attach(self)
         self.history.set_instructions(agent.instructions)
+        if self._switch is not None and self._switch.engine is not None:
+            await self._switch.engine.load_agent(agent)
         if self._recognition is not None and (agent.vad is not None or agent.stt is not None):
             await self._recognition.aclose()
             self._setup_recognition(agent)
@@ -399,7 +471,7 @@ class AgentSession(EventEmitter[EventName]):
                 self._set_agent_state(AgentState.LISTENING)
 
     def _on_playback_started(self, t: float) -> None:
-        gen = self._current_generation
+        gen: Any = self._current_generation
         if gen is not None:
             gen.on_playback_started(t)
 
@@ -435,7 +507,7 @@ class AgentSession(EventEmitter[EventName]):
         if self._current is not None and self._current.allow_interruptions:
             self.interrupt()  # a new user turn supersedes what the agent was about to say
         speech = self._new_speech("generate_reply", None, user_initiated=False)
-        self._enqueue(speech, lambda: ReplyGeneration(self, speech, turn=timing).run())
+        self._enqueue(speech, lambda: self._reply(speech, turn=timing))
 
     # -- plumbing used by the engine --------------------------------------------------------------
     def _llm_for(self, agent: Agent) -> LLM | None:
@@ -458,6 +530,9 @@ class AgentSession(EventEmitter[EventName]):
             self.history.append(item)
         else:
             self.history.insert_after(after, item)
+        self._emit_item_added(item)
+
+    def _emit_item_added(self, item: ChatItem) -> None:
         self._emit("conversation_item_added", ConversationItemAddedEvent(item=item))
 
     def _set_agent_state(self, state: AgentState) -> None:

@@ -1,0 +1,178 @@
+"""Automatic realtime → pipeline fallback, and the way back.
+
+The session starts on the realtime model when it has one. When the model cannot connect, reports
+a fatal error, or cannot reconnect (after its retries, or after ``reconnect_grace`` seconds), the
+session moves to the STT → LLM → TTS pipeline at once: the history is shared, the reply being played
+is cut to what was heard, the audio of the user's unanswered turn (and of the outage) is replayed to
+the pipeline's VAD and STT, and a user message the model never answered gets its answer. With
+``recovery`` on, the model is probed in the background and the session moves back between turns.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+from typing import TYPE_CHECKING, Literal
+
+from ..chat import ChatMessage
+from ..errors import ProviderError
+from ..events import AgentState, EngineChangedEvent, UserState
+from ..media.frame import AudioFrame
+from ..providers.realtime import RealtimeModel
+from .realtime_engine import RealtimeEngine
+
+if TYPE_CHECKING:
+    from .agent_session import AgentSession
+
+logger = logging.getLogger("livekitex_agent.session")
+
+Engine = Literal["realtime", "pipeline"]
+
+
+class EngineSwitch:
+    def __init__(
+        self,
+        session: AgentSession,
+        model: RealtimeModel,
+        *,
+        recovery: bool,
+        connect_timeout: float,
+        reconnect_grace: float | None,
+        recovery_interval: tuple[float, float] = (1.0, 30.0),
+    ) -> None:
+        self._session = session
+        self._model = model
+        self._recovery = recovery
+        self._connect_timeout = connect_timeout
+        self._reconnect_grace = reconnect_grace
+        self._recovery_interval = recovery_interval
+        self.engine: RealtimeEngine | None = None
+        self.active: Engine = "pipeline"
+        self.switch_count = 0
+        self.last_switch_seconds: float | None = None  # failure noticed → pipeline ready
+
+    def _new_engine(self) -> RealtimeEngine:
+        return RealtimeEngine(
+            self._session,
+            self._model,
+            on_failure=self._on_failure,
+            connect_timeout=self._connect_timeout,
+            reconnect_grace=self._reconnect_grace,
+        )
+
+    async def start(self) -> None:
+        s = self._session
+        engine = self._new_engine()
+        try:
+            await engine.start(s.current_agent)
+        except ProviderError as e:
+            s._report_error(e, source="realtime", recoverable=s.can_run_pipeline)
+            self._enter_pipeline(old=None, reason=f"realtime unavailable: {e}")
+            if self._recovery:
+                s._spawn(self._recover(), "realtime-recovery")
+            return
+        self.engine = engine
+        self.active = "realtime"
+        s._emit(
+            "engine_changed", EngineChangedEvent(old_engine=None, new_engine="realtime", reason="started")
+        )
+
+    def push_audio(self, frame: AudioFrame) -> bool:
+        """Route a frame to the realtime model; False when the pipeline should take it."""
+        if self.active == "realtime" and self.engine is not None:
+            self.engine.push_audio(frame)
+            return True
+        return False
+
+    # -- realtime → pipeline ----------------------------------------------------------------------
+    def _on_failure(self, reason: str) -> None:
+        s = self._session
+        if self.active != "realtime" or s._closing is not None:
+            return
+        started = asyncio.get_running_loop().time()
+        engine = self.engine
+        assert engine is not None
+        replay = engine.unanswered_audio()
+        self.engine = None
+        logger.warning("realtime engine failed (%s): switching to the pipeline", reason)
+        s.interrupt(force=True)  # the reply being played is cut to what was heard
+        self._enter_pipeline(old="realtime", reason=reason)
+        if s._recognition is not None:
+            for frame in replay:
+                s._recognition.push_audio(frame)
+        self._answer_pending_user_message()
+        self.last_switch_seconds = asyncio.get_running_loop().time() - started
+        s._spawn(engine.aclose(), "realtime-close")
+        if self._recovery:
+            s._spawn(self._recover(), "realtime-recovery")
+
+    def _enter_pipeline(self, *, old: Engine | None, reason: str) -> None:
+        s = self._session
+        self.active = "pipeline"
+        self.switch_count += old is not None
+        if not s.can_run_pipeline:
+            s._report_error(
+                RuntimeError(f"realtime failed ({reason}) and there is no pipeline to fall back to"),
+                source="realtime",
+                recoverable=False,
+            )
+            return
+        s._ensure_recognition()
+        s._emit("engine_changed", EngineChangedEvent(old_engine=old, new_engine="pipeline", reason=reason))
+
+    def _answer_pending_user_message(self) -> None:
+        """A transcribed user message the model never answered gets its answer from the pipeline."""
+        s = self._session
+        for item in reversed(s.history.items):
+            if isinstance(item, ChatMessage) and item.role == "assistant" and not item.interrupted:
+                return
+            if isinstance(item, ChatMessage) and item.role == "user":
+                if item.content:
+                    s._reply_to_pending_user_message()
+                else:
+                    s.history.remove(item.id)  # untranscribed audio: the replay transcribes it again
+                return
+
+    # -- pipeline → realtime ----------------------------------------------------------------------
+    async def _recover(self) -> None:
+        s = self._session
+        low, high = self._recovery_interval
+        delay = low
+        while s._closing is None:
+            await asyncio.sleep(delay * random.uniform(0.8, 1.2))
+            delay = min(high, delay * 2)
+            engine = self._new_engine()
+            try:
+                await engine.start(s.current_agent)
+            except ProviderError as e:
+                logger.info("realtime still unavailable: %s", e)
+                continue
+            await self._wait_for_quiet_moment()
+            if engine.failed:
+                await engine.aclose()
+                continue
+            await engine.load_agent(s.current_agent)  # the history may have grown while we waited
+            self.engine = engine
+            self.active = "realtime"
+            s._emit(
+                "engine_changed",
+                EngineChangedEvent(old_engine="pipeline", new_engine="realtime", reason="recovered"),
+            )
+            logger.info("realtime model is back: switched from the pipeline")
+            return
+
+    async def _wait_for_quiet_moment(self) -> None:
+        s = self._session
+        while not (  # noqa: ASYNC110 - a condition over several parts, polled only while recovering
+            s.agent_state is AgentState.LISTENING
+            and s.user_state is not UserState.SPEAKING
+            and s.current_speech is None
+            and not (s._recognition is not None and s._recognition.busy)
+        ):
+            await asyncio.sleep(0.1)
+
+    async def aclose(self) -> None:
+        if self.engine is not None:
+            await self.engine.aclose()
+            self.engine = None

@@ -1,0 +1,293 @@
+"""The realtime engine against RealtimeTestServer: turns, tools, barge-in, and the fallback to the pipeline.
+
+These run on the real event loop (the client does socket I/O) with audio paced in real time, so
+each test takes a few seconds; every wait is bounded.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator
+
+import pytest
+from _helpers import Recorder, utterance
+
+from livekitex_agent import Agent, RunContext, function_tool
+from livekitex_agent.chat import ChatMessage
+from livekitex_agent.plugins.openai.realtime import RealtimeModel
+from livekitex_agent.providers.base import RetryPolicy
+from livekitex_agent.session import AgentSession
+from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryIO
+from livekitex_agent.testing.realtime_server import RealtimeTestServer, ScriptedFunctionCall
+
+FAST = RetryPolicy(max_retries=2, base_delay=0.02, max_delay=0.05, timeout=None)
+
+
+class WeatherAgent(Agent):
+    def __init__(self) -> None:
+        super().__init__("You tell the weather.")
+        self.asked: list[str] = []
+
+    @function_tool
+    async def get_weather(self, ctx: RunContext, city: str) -> str:
+        """Weather for a city."""
+        self.asked.append(city)
+        return f"Sunny in {city}."
+
+
+@pytest.fixture
+async def server() -> AsyncIterator[RealtimeTestServer]:
+    async with RealtimeTestServer(audio_ms_per_char=15) as srv:
+        yield srv
+
+
+@pytest.fixture(autouse=True)
+async def close_sessions(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
+    """Close every session a test started (even a failing one) before its server goes away."""
+    started: list[AgentSession] = []
+    original = AgentSession.start
+
+    async def start(self: AgentSession, *args: object, **kwargs: object) -> None:
+        started.append(self)
+        await original(self, *args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(AgentSession, "start", start)
+    yield
+    for session in started:
+        async with asyncio.timeout(10):
+            await session.aclose()
+
+
+def model(server: RealtimeTestServer) -> RealtimeModel:
+    return RealtimeModel(api_key=server.api_key, base_url=server.base_url, retry_policy=FAST, heartbeat=None)
+
+
+def pipeline(**kw: object) -> dict[str, object]:
+    return {
+        "vad": FakeVAD(),
+        "stt": kw.pop("stt", FakeSTT()),
+        "llm": kw.pop("llm", FakeLLM()),
+        "tts": FakeTTS(),
+        **kw,
+    }
+
+
+async def say(io: MemoryIO, seconds: float = 0.6, silence: float = 1.0) -> None:
+    io.push_audio(utterance(seconds))
+    io.push_silence(silence)
+
+
+async def test_realtime_spoken_turn(server: RealtimeTestServer) -> None:
+    server.queue_transcript("hello there")
+    server.queue_response("Hi! How can I help?")
+    io = MemoryIO()
+    session = AgentSession(realtime=model(server), **pipeline())  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    assert session.engine == "realtime"
+    await say(io)
+    await rec.wait_for("conversation_item_added:assistant", timeout=10)
+    await rec.wait_for("agent_state_changed:listening", timeout=10, count=2)
+    names = rec.names()
+    assert names[0] == "engine_changed" and rec.of("engine_changed")[0].new_engine == "realtime"
+    for a, b in [
+        ("user_state_changed:speaking", "user_state_changed:listening"),
+        ("user_state_changed:listening", "agent_state_changed:speaking"),
+        ("agent_state_changed:speaking", "conversation_item_added:assistant"),
+    ]:
+        assert names.index(a) < names.index(b), names
+    assert "hello there" in [e.transcript for e in rec.of("user_input_transcribed")]
+    contents = [(m.role, m.content) for m in session.history.messages()]
+    assert contents == [
+        ("system", "You tell the weather."),
+        ("user", "hello there"),
+        ("assistant", "Hi! How can I help?"),
+    ]
+    (seg,) = io.audio_output.segments
+    assert seg.duration == pytest.approx(len("Hi! How can I help?") * 0.015, abs=0.03)
+    assert seg.result is not None and not seg.result.interrupted
+    await session.aclose()
+
+
+async def test_realtime_function_call_round_trip(server: RealtimeTestServer) -> None:
+    server.queue_transcript("weather in paris?")
+    server.queue_response(ScriptedFunctionCall("get_weather", {"city": "Paris"}), "It is sunny in Paris.")
+    io = MemoryIO()
+    agent = WeatherAgent()
+    session = AgentSession(realtime=model(server), **pipeline())  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(agent, io=io)
+    await say(io)
+    await rec.wait_for("function_tools_executed", timeout=10)
+    await rec.wait_for("conversation_item_added:assistant", timeout=10)
+    assert agent.asked == ["Paris"]
+    kinds = [type(i).__name__ for i in session.history.items]
+    assert kinds[-3:] == ["FunctionCall", "FunctionCallOutput", "ChatMessage"]
+    assert session.history.items[-1].content == "It is sunny in Paris."  # type: ignore[union-attr]
+    conn = server.connections[-1]
+    outputs = [
+        e["item"]
+        for e in conn.client_events
+        if e["type"] == "conversation.item.create" and e["item"]["type"] == "function_call_output"
+    ]
+    assert outputs and outputs[0]["output"] == "Sunny in Paris."
+    await session.aclose()
+
+
+async def test_realtime_barge_in_truncates_to_what_was_played(server: RealtimeTestServer) -> None:
+    long = " ".join(["This is a long answer that goes on."] * 6)
+    server.queue_transcript("tell me something", "stop")
+    server.queue_response(long, "Okay.")
+    io = MemoryIO()
+    session = AgentSession(realtime=model(server), **pipeline())  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    await say(io)
+    await rec.wait_for("agent_state_changed:speaking", timeout=10)
+    await asyncio.sleep(1.0)
+    await say(io, 0.6, 1.0)
+    await server.wait_for_client_event("conversation.item.truncate", timeout=10)
+    truncate = next(
+        e for e in server.connections[-1].client_events if e["type"] == "conversation.item.truncate"
+    )
+    seg = io.audio_output.segments[0]
+    assert seg.result is not None and seg.result.interrupted
+    played_ms = seg.result.position * 1000
+    assert abs(truncate["audio_end_ms"] - played_ms) <= 25  # what the user heard, to a frame
+    await rec.wait_for("agent_state_changed:listening", timeout=10, count=2)
+    msg = session.history.get(truncate["item_id"])
+    assert isinstance(msg, ChatMessage) and msg.interrupted
+    assert long.startswith(msg.content) and 0 < len(msg.content) < len(long)
+    await session.aclose()
+
+
+async def test_fallback_mid_conversation_keeps_history_and_answers_the_turn_said_during_the_outage(
+    server: RealtimeTestServer,
+) -> None:
+    server.queue_transcript("hello there")
+    server.queue_response("Hi! How can I help?")
+    llm = FakeLLM(["Tomorrow will be rainy."])
+    stt = FakeSTT(["and tomorrow?"])
+    io = MemoryIO()
+    session = AgentSession(
+        realtime=model(server),
+        realtime_reconnect_grace=0.5,
+        **pipeline(llm=llm, stt=stt),  # type: ignore[arg-type]
+    )
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    await say(io)
+    await rec.wait_for("conversation_item_added:assistant", timeout=10)
+    await rec.wait_for("agent_state_changed:listening", timeout=10, count=2)
+
+    server.refuse_connections(100)
+    await server.drop_connection()
+    await say(io, 0.8, 2.0)  # the user speaks while the model is gone
+    await rec.wait_until(lambda: len(rec.of("engine_changed")) >= 2, timeout=10)
+    change = rec.of("engine_changed")[1]
+    assert (change.old_engine, change.new_engine) == ("realtime", "pipeline")
+    assert session._switch is not None and session._switch.last_switch_seconds is not None
+    assert session._switch.last_switch_seconds < 1.0
+
+    await rec.wait_until(
+        lambda: len([m for m in session.history.messages() if m.role == "assistant"]) >= 2, timeout=10
+    )
+    # the pipeline's LLM saw the whole conversation, realtime turn included
+    seen = [(m.role, m.content) for m in llm.requests[0].chat_ctx.messages()]
+    assert seen == [
+        ("system", "You tell the weather."),
+        ("user", "hello there"),
+        ("assistant", "Hi! How can I help?"),
+        ("user", "and tomorrow?"),
+    ]
+    assert session.history.messages()[-1].content == "Tomorrow will be rainy."
+    await rec.wait_for("agent_state_changed:listening", timeout=10, count=2)
+    assert len(io.audio_output.segments) == 2
+    await session.aclose()
+
+
+async def test_fatal_error_falls_back_at_once_without_retrying(server: RealtimeTestServer) -> None:
+    io = MemoryIO()
+    session = AgentSession(realtime=model(server), realtime_reconnect_grace=None, **pipeline())  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    await server.send_error(
+        "insufficient_quota", "You exceeded your current quota", error_type="insufficient_quota"
+    )
+    await rec.wait_until(lambda: session.engine == "pipeline", timeout=5)
+    assert rec.of("engine_changed")[-1].new_engine == "pipeline"
+    assert len(server.connections) == 1  # no reconnect after a fatal error
+    await session.aclose()
+
+
+async def test_unanswered_transcribed_turn_is_answered_by_the_pipeline(server: RealtimeTestServer) -> None:
+    server.queue_transcript("what's the weather?")
+    server.queue_response("Let me look that up for you, one moment please.")
+    server.fail_next_response(after_audio_deltas=1, action="close", close_code=1011)
+    llm = FakeLLM(["It is sunny."])
+    io = MemoryIO()
+    session = AgentSession(
+        realtime=model(server),
+        realtime_reconnect_grace=0.3,
+        **pipeline(llm=llm),  # type: ignore[arg-type]
+    )
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    server.refuse_connections(100)  # once the model drops, it stays away
+    await say(io)
+    await rec.wait_until(
+        lambda: any(m.content == "It is sunny." for m in session.history.messages()), timeout=10
+    )
+    assert rec.of("engine_changed")[-1].new_engine == "pipeline"
+    assert llm.requests[0].last_user_message == "what's the weather?"
+    # the model's cut-off start of an answer stays in the history, marked as interrupted
+    partial = [m for m in session.history.messages() if m.role == "assistant"][0]
+    assert partial.interrupted and "Let me look that up".startswith(partial.content)
+    await session.aclose()
+
+
+async def test_connect_failure_at_start_uses_the_pipeline(server: RealtimeTestServer) -> None:
+    server.refuse_connections(100)
+    session = AgentSession(
+        realtime=model(server), realtime_connect_timeout=2.0, llm=FakeLLM(["pipeline here"])
+    )
+    rec = Recorder(session)
+    await session.start(WeatherAgent())
+    assert session.engine == "pipeline"
+    change = rec.of("engine_changed")[0]
+    assert (
+        change.old_engine is None
+        and change.new_engine == "pipeline"
+        and "realtime unavailable" in change.reason
+    )
+    result = await session.run(user_input="hi", timeout=5)
+    assert result.reply == "pipeline here"
+    await session.aclose()
+
+
+async def test_recovery_switches_back_to_realtime_between_turns(server: RealtimeTestServer) -> None:
+    server.refuse_connections(3)  # start fails (3 attempts), then the model is back
+    session = AgentSession(
+        realtime=model(server),
+        fallback_recovery=True,
+        realtime_recovery_interval=(0.2, 0.4),
+        llm=FakeLLM(["from the pipeline"]),
+    )
+    rec = Recorder(session)
+    await session.start(WeatherAgent())
+    assert session.engine == "pipeline"
+    first = await session.run(user_input="one", timeout=5)
+    assert first.reply == "from the pipeline"
+    await rec.wait_until(lambda: session.engine == "realtime", timeout=10)
+    back = rec.of("engine_changed")[-1]
+    assert (back.old_engine, back.new_engine, back.reason) == ("pipeline", "realtime", "recovered")
+    server.queue_response("from the realtime model")
+    second = await session.run(user_input="two", timeout=10)
+    assert second.reply == "from the realtime model"
+    # the realtime model got the history the pipeline built
+    creates = [
+        e["item"] for e in server.connections[-1].client_events if e["type"] == "conversation.item.create"
+    ]
+    texts = [c["content"][0].get("text") for c in creates if c["type"] == "message"]
+    assert "one" in texts and "from the pipeline" in texts
+    await session.aclose()

@@ -144,3 +144,20 @@ def _words_heard(text: str, heard: float, total: float) -> int:
         tl.add_audio(tts.duration_for(s))
     assert abs(tl.audio_written - total) < 1e-9
     return len(tl.heard_text(heard, 0).split())
+
+
+@virtual_time
+async def test_typed_input_interrupts_the_current_reply() -> None:
+    session, io, rec = await start(FakeSTT(["tell me a story"]), FakeLLM([LONG, "Sure, here is the weather."]))
+    io.push_audio(utterance(1.0))
+    await rec.wait_for("agent_state_changed:speaking")
+    await asyncio.sleep(1.0)
+    handle = session.generate_reply(user_input="actually, what's the weather?")
+    await handle
+    story = session.history.messages()[2]
+    assert story.interrupted and len(story.content) < len(LONG)
+    assert [m.content for m in session.history.messages()][-2:] == [
+        "actually, what's the weather?",
+        "Sure, here is the weather.",
+    ]
+    await session.aclose()

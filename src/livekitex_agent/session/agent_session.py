@@ -354,6 +354,8 @@ class AgentSession(EventEmitter[EventName]):
             self._add_history_item(ChatMessage(role="user", content=user_input.strip()))
             if self._user_sm.state is UserState.AWAY:
                 self._set_user_state(UserState.LISTENING)  # typing counts as being back
+            if self._current is not None and self._current.allow_interruptions:
+                self.interrupt()  # the user said something new: what the agent was saying is moot
             if self._recognition is not None:
                 self._recognition.clear_turn()
         speech = self._new_speech("generate_reply", allow_interruptions, user_initiated=True)

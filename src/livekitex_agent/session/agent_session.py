@@ -3,15 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import collections
 import logging
-from collections.abc import AsyncIterator, Callable, Coroutine
+from collections.abc import AsyncIterator, Coroutine
 from dataclasses import replace
 from typing import Any, Literal
 
 from ..agent import Agent
 from ..chat import ChatContext, ChatItem, ChatMessage
-from ..errors import ConfigError, ProviderError, StopResponse
+from ..errors import ConfigError, ProviderError
 from ..events import (
     AgentState,
     AgentStateChangedEvent,
@@ -24,7 +23,6 @@ from ..events import (
     EventName,
     MetricsCollectedEvent,
     SpeechCreatedEvent,
-    UserInputTranscribedEvent,
     UserState,
     UserStateChangedEvent,
 )
@@ -37,12 +35,12 @@ from ..providers.tts import TTS
 from ..providers.vad import VAD
 from .fallback import EngineSwitch
 from .generation import ReplyGeneration, TurnTiming
-from .interruption import InterruptionController
+from .listening import PipelineListener
 from .options import SessionOptions
-from .recognition import AudioRecognition, RecognitionHooks
 from .room_io import make_room_io
 from .run_result import RunResult
 from .speech import SpeechHandle, SpeechSource
+from .speech_queue import SpeechQueue, SpeechRun
 from .state import agent_state_machine, user_state_machine
 from .timers import SessionTimers
 
@@ -98,16 +96,13 @@ class AgentSession(EventEmitter[EventName]):
         self._user_sm = user_state_machine(self._on_user_state)
         self._agent: Agent | None = None
         self._io: SessionIO | None = None
-        self._recognition: AudioRecognition | None = None
-        self._interruption: InterruptionController | None = None
-        self._queue: collections.deque[tuple[SpeechHandle, Callable[[], Coroutine[Any, Any, None]]]] = (
-            collections.deque()
+        self._listener: PipelineListener | None = None
+        self._speeches = SpeechQueue(
+            on_start=self._on_speech_start,
+            on_end=self._on_speech_end,
+            on_error=lambda e: self._report_error(e, source="speech", recoverable=True),
         )
-        self._queue_event = asyncio.Event()
-        self._current: SpeechHandle | None = None
         self._current_generation: Any = None  # what is playing: a ReplyGeneration or a realtime reply
-        self._idle = asyncio.Event()
-        self._idle.set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._collectors: list[list[Any]] = []
         self._timers: SessionTimers | None = None
@@ -132,7 +127,7 @@ class AgentSession(EventEmitter[EventName]):
 
     @property
     def current_speech(self) -> SpeechHandle | None:
-        return self._current
+        return self._speeches.current
 
     @property
     def io(self) -> SessionIO | None:
@@ -177,7 +172,7 @@ class AgentSession(EventEmitter[EventName]):
         agent._attach(self)
         self.history.set_instructions(agent.instructions)
         self._timers = SessionTimers(self, self.options)
-        self._spawn(self._scheduler(), "speech-scheduler")
+        self._spawn(self._speeches.run(), "speech-scheduler")
         if self._io.audio_output is not None:
             self._io.audio_output.on_playback_started(self._on_playback_started)
         if self.realtime is not None:
@@ -203,7 +198,7 @@ class AgentSession(EventEmitter[EventName]):
         await agent.on_enter()
 
     def _ensure_recognition(self) -> None:
-        if self._recognition is None and self._io is not None and self._io.audio_input is not None:
+        if self._listener is None and self._io is not None and self._io.audio_input is not None:
             self._setup_recognition(self.current_agent)
 
     def _setup_recognition(self, agent: Agent) -> None:
@@ -214,29 +209,7 @@ class AgentSession(EventEmitter[EventName]):
                 f"audio input needs {' and '.join(missing)}: give them to AgentSession or the Agent"
             )
         assert vad is not None and stt is not None
-        self._interruption = InterruptionController(
-            options=self.options,
-            current_speech=lambda: self._current,
-            audio_output=lambda: self._io.audio_output if self._io else None,
-            interrupt=lambda: self.interrupt(),
-        )
-        self._recognition = AudioRecognition(
-            vad=vad,
-            stt=stt,
-            hooks=RecognitionHooks(
-                speech_started=self._on_user_speech_started,
-                speech_progress=self._interruption.on_speech_progress,
-                speech_ended=self._on_user_speech_ended,
-                transcript=self._on_transcript,
-                segment_transcribed=self._interruption.on_segment_transcribed,
-                end_of_turn=self._on_end_of_turn,
-                error=lambda e, source: self._report_error(e, source=source, recoverable=True),
-                usage=self._emit_usage,
-            ),
-            min_endpointing_delay=self.options.min_endpointing_delay,
-            max_endpointing_delay=self.options.max_endpointing_delay,
-            language=self.language,
-        )
+        self._listener = PipelineListener(self, vad=vad, stt=stt)
 
     async def _read_input(self) -> None:
         assert self._io is not None and self._io.audio_input is not None
@@ -244,10 +217,10 @@ class AgentSession(EventEmitter[EventName]):
         async for frame in self._io.audio_input:
             if switch is not None and switch.push_audio(frame):
                 continue
-            if self._recognition is not None:
-                self._recognition.push_audio(frame)
-        if self._recognition is not None:
-            self._recognition.end_input()
+            if self._listener is not None:
+                self._listener.push_audio(frame)
+        if self._listener is not None:
+            self._listener.end_input()
         logger.debug("audio input ended")
         if self.close_on_input_end:
             await self._wait_until_quiet()
@@ -256,15 +229,13 @@ class AgentSession(EventEmitter[EventName]):
     async def _wait_until_quiet(self) -> None:
         # the last words still go through endpointing, STT and a reply before the session ends
         await asyncio.sleep(self.options.min_endpointing_delay)
-        while self._recognition is not None and self._recognition.busy:  # noqa: ASYNC110 - bounded by endpointing
+        while self._listener is not None and self._listener.busy:  # noqa: ASYNC110 - bounded by endpointing
             await asyncio.sleep(0.05)
         await self.wait_for_idle()
 
     async def wait_for_idle(self) -> None:
         """Wait until no speech is playing or queued."""
-        while not (self._idle.is_set() and not self._queue and self._current is None):
-            await self._idle.wait()
-            await asyncio.sleep(0)
+        await self._speeches.wait_for_idle()
 
     async def aclose(
         self, *, reason: CloseReason = CloseReason.USER_REQUESTED, error: BaseException | None = None
@@ -286,21 +257,14 @@ class AgentSession(EventEmitter[EventName]):
         logger.info("closing session: %s", reason.value)
         if self._timers is not None:
             self._timers.cancel()
-        for speech, _ in self._queue:
-            speech.interrupt(force=True)
-            speech._mark_done()
-        self._queue.clear()
-        if self._current is not None:
-            self._current.interrupt(force=True)
+        self._speeches.interrupt(force=True)
         current = asyncio.current_task()
         tasks = [t for t in self._tasks if t is not current]
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
-        if self._current is not None:
-            self._current._mark_done()
-        if self._recognition is not None:
-            await self._recognition.aclose()
+        if self._listener is not None:
+            await self._listener.aclose()
         if self._switch is not None:
             await self._switch.aclose()
         if self._agent is not None:
@@ -354,10 +318,9 @@ class AgentSession(EventEmitter[EventName]):
             self._add_history_item(ChatMessage(role="user", content=user_input.strip()))
             if self._user_sm.state is UserState.AWAY:
                 self._set_user_state(UserState.LISTENING)  # typing counts as being back
-            if self._current is not None and self._current.allow_interruptions:
-                self.interrupt()  # the user said something new: what the agent was saying is moot
-            if self._recognition is not None:
-                self._recognition.clear_turn()
+            self.interrupt()  # the user said something new: what the agent was saying is moot
+            if self._listener is not None:
+                self._listener.clear_turn()
         speech = self._new_speech("generate_reply", allow_interruptions, user_initiated=True)
         self._enqueue(speech, lambda: self._reply(speech, instructions=instructions))
         return speech
@@ -382,17 +345,7 @@ class AgentSession(EventEmitter[EventName]):
 
     def interrupt(self, *, force: bool = False) -> None:
         """Stop the current speech (and drop queued ones) if they allow interruptions, or ``force``."""
-        kept: collections.deque[tuple[SpeechHandle, Callable[[], Coroutine[Any, Any, None]]]] = (
-            collections.deque()
-        )
-        for speech, factory in self._queue:
-            if speech.interrupt(force=force):
-                speech._mark_done()
-            else:
-                kept.append((speech, factory))
-        self._queue = kept
-        if self._current is not None:
-            self._current.interrupt(force=force)
+        self._speeches.interrupt(force=force)
 
     async def update_agent(self, agent: Agent) -> None:
         """Hand the conversation to ``agent``: the history stays, instructions and tools change."""
@@ -407,8 +360,8 @@ class AgentSession(EventEmitter[EventName]):
         self.history.set_instructions(agent.instructions)
         if self._switch is not None and self._switch.engine is not None:
             await self._switch.engine.load_agent(agent)
-        if self._recognition is not None and (agent.vad is not None or agent.stt is not None):
-            await self._recognition.aclose()
+        if self._listener is not None and (agent.vad is not None or agent.stt is not None):
+            await self._listener.aclose()
             self._setup_recognition(agent)
         logger.info("agent changed: %s -> %s", type(old).__name__, type(agent).__name__)
         await agent.on_enter()
@@ -441,73 +394,26 @@ class AgentSession(EventEmitter[EventName]):
         )
         return speech
 
-    def _enqueue(self, speech: SpeechHandle, run: Callable[[], Coroutine[Any, Any, None]]) -> None:
-        self._queue.append((speech, run))
-        self._idle.clear()
-        self._queue_event.set()
+    def _enqueue(self, speech: SpeechHandle, run: SpeechRun) -> None:
+        self._speeches.push(speech, run)
 
-    async def _scheduler(self) -> None:
-        while True:
-            while not self._queue:
-                if self._current is None:
-                    self._idle.set()
-                self._queue_event.clear()
-                await self._queue_event.wait()
-            speech, run = self._queue.popleft()
-            if speech.done():
-                continue
-            self._current = speech
-            if speech.source != "say":
-                self._set_agent_state(AgentState.THINKING)
-            try:
-                await run()
-            except Exception as e:
-                self._report_error(e, source="speech", recoverable=True)
-            finally:
-                self._current = None
-                self._current_generation = None
-                speech._mark_done()
-                if self._interruption is not None:
-                    self._interruption.reset()
-            if not self._queue and self._agent_sm.state is not AgentState.CLOSED:
-                self._set_agent_state(AgentState.LISTENING)
+    def _on_speech_start(self, speech: SpeechHandle) -> None:
+        if speech.source != "say":
+            self._set_agent_state(AgentState.THINKING)
+
+    def _on_speech_end(self, speech: SpeechHandle, queue_empty: bool) -> None:
+        self._current_generation = None
+        if self._listener is not None:
+            self._listener.speech_ended()
+        if queue_empty:
+            self._set_agent_state(AgentState.LISTENING)
 
     def _on_playback_started(self, t: float) -> None:
         gen: Any = self._current_generation
         if gen is not None:
             gen.on_playback_started(t)
 
-    # -- recognition hooks ------------------------------------------------------------------------
-    def _on_user_speech_started(self) -> None:
-        if self._interruption is not None:
-            self._interruption.on_speech_started()
-        self._set_user_state(UserState.SPEAKING)
-
-    def _on_user_speech_ended(self) -> None:
-        self._set_user_state(UserState.LISTENING)
-        if self._interruption is not None:
-            self._interruption.on_speech_ended()
-
-    def _on_transcript(self, text: str, is_final: bool) -> None:
-        self._emit(
-            "user_input_transcribed",
-            UserInputTranscribedEvent(transcript=text, is_final=is_final, language=self.language),
-        )
-
-    def _on_end_of_turn(self, text: str, timing: TurnTiming) -> None:
-        self._spawn(self._handle_user_turn(text, timing), "user-turn")
-
-    async def _handle_user_turn(self, text: str, timing: TurnTiming) -> None:
-        agent = self.current_agent
-        message = ChatMessage(role="user", content=text)
-        try:
-            await agent.on_user_turn_completed(self.history.copy(), message)
-        except StopResponse:
-            self._add_history_item(message)
-            return
-        self._add_history_item(message)
-        if self._current is not None and self._current.allow_interruptions:
-            self.interrupt()  # a new user turn supersedes what the agent was about to say
+    def _reply_to_user_turn(self, timing: TurnTiming) -> None:
         speech = self._new_speech("generate_reply", None, user_initiated=False)
         self._enqueue(speech, lambda: self._reply(speech, turn=timing))
 

@@ -98,9 +98,9 @@ class EngineSwitch:
         logger.warning("realtime engine failed (%s): switching to the pipeline", reason)
         s.interrupt(force=True)  # the reply being played is cut to what was heard
         self._enter_pipeline(old="realtime", reason=reason)
-        if s._recognition is not None:
+        if s._listener is not None:
             for frame in replay:
-                s._recognition.push_audio(frame)
+                s._listener.push_audio(frame)
         self._answer_pending_user_message()
         self.last_switch_seconds = asyncio.get_running_loop().time() - started
         s._spawn(engine.aclose(), "realtime-close")
@@ -168,7 +168,7 @@ class EngineSwitch:
             s.agent_state is AgentState.LISTENING
             and s.user_state is not UserState.SPEAKING
             and s.current_speech is None
-            and not (s._recognition is not None and s._recognition.busy)
+            and not (s._listener is not None and s._listener.busy)
         ):
             await asyncio.sleep(0.1)
 

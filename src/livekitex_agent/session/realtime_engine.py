@@ -388,7 +388,9 @@ class RealtimeEngine:
             s.history.update_item(entry.message)
         if self._usable:
             with contextlib.suppress(ProviderError):
-                await self._rt.truncate(entry.item_id, rt.audio_end_ms(heard * 1000, entry.source.audio_bytes))
+                await self._rt.truncate(
+                    entry.item_id, rt.audio_end_ms(heard * 1000, entry.source.audio_bytes)
+                )
 
     def _emit_metrics(self, speech: SpeechHandle) -> None:
         stopped, started = self._speech_stopped_at, self._playback_started_at

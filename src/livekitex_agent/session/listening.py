@@ -1,0 +1,101 @@
+"""The pipeline's ears wired into the session: recognition, barge-in and the user's finished turns."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..chat import ChatMessage
+from ..errors import StopResponse
+from ..events import UserInputTranscribedEvent, UserState
+from ..media.frame import AudioFrame
+from ..providers.stt import STT
+from ..providers.vad import VAD
+from .generation import TurnTiming
+from .interruption import InterruptionController
+from .recognition import AudioRecognition, RecognitionHooks
+
+if TYPE_CHECKING:
+    from .agent_session import AgentSession
+
+
+class PipelineListener:
+    """Feeds input audio to VAD and STT, holds/resumes/interrupts the agent, and answers finished turns."""
+
+    def __init__(self, session: AgentSession, *, vad: VAD, stt: STT) -> None:
+        self._session = session
+        opts = session.options
+        self.interruption = InterruptionController(
+            options=opts,
+            current_speech=lambda: session.current_speech,
+            audio_output=lambda: session.io.audio_output if session.io else None,
+            interrupt=session.interrupt,
+        )
+        self.recognition = AudioRecognition(
+            vad=vad,
+            stt=stt,
+            hooks=RecognitionHooks(
+                speech_started=self._speech_started,
+                speech_progress=self.interruption.on_speech_progress,
+                speech_ended=self._speech_ended,
+                transcript=self._transcript,
+                segment_transcribed=self.interruption.on_segment_transcribed,
+                end_of_turn=self._end_of_turn,
+                error=lambda e, source: session._report_error(e, source=source, recoverable=True),
+                usage=session._emit_usage,
+            ),
+            min_endpointing_delay=opts.min_endpointing_delay,
+            max_endpointing_delay=opts.max_endpointing_delay,
+            language=session.language,
+        )
+
+    # -- what the session calls -------------------------------------------------------------------
+    def push_audio(self, frame: AudioFrame) -> None:
+        self.recognition.push_audio(frame)
+
+    def end_input(self) -> None:
+        self.recognition.end_input()
+
+    @property
+    def busy(self) -> bool:
+        return self.recognition.busy
+
+    def clear_turn(self) -> None:
+        self.recognition.clear_turn()
+
+    def speech_ended(self) -> None:
+        """The agent's speech ended by itself: nothing is held any more."""
+        self.interruption.reset()
+
+    async def aclose(self) -> None:
+        await self.recognition.aclose()
+
+    # -- recognition hooks ------------------------------------------------------------------------
+    def _speech_started(self) -> None:
+        self.interruption.on_speech_started()
+        self._session._set_user_state(UserState.SPEAKING)
+
+    def _speech_ended(self) -> None:
+        self._session._set_user_state(UserState.LISTENING)
+        self.interruption.on_speech_ended()
+
+    def _transcript(self, text: str, is_final: bool) -> None:
+        s = self._session
+        s._emit(
+            "user_input_transcribed",
+            UserInputTranscribedEvent(transcript=text, is_final=is_final, language=s.language),
+        )
+
+    def _end_of_turn(self, text: str, timing: TurnTiming) -> None:
+        self._session._spawn(self._handle_turn(text, timing), "user-turn")
+
+    async def _handle_turn(self, text: str, timing: TurnTiming) -> None:
+        s = self._session
+        message = ChatMessage(role="user", content=text)
+        try:
+            await s.current_agent.on_user_turn_completed(s.history.copy(), message)
+        except StopResponse:
+            s._add_history_item(message)
+            return
+        s._add_history_item(message)
+        s.interrupt()  # a new user turn supersedes what the agent was about to say
+        s._reply_to_user_turn(timing)

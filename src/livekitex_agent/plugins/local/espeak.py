@@ -68,8 +68,8 @@ class EspeakTTS(TTS):
     resampled once to ``sample_rate`` and yielded in ~40 ms frames as it is read. Closing the
     stream (or cancelling its reader) kills the process and reaps it.
 
-    Measured cost: ~10 ms of CPU per second of audio (espeak plus resampling); the first frame
-    arrives a few ms after the process starts. Limits: one robotic voice per language, no
+    Measured cost: ~7 ms of CPU per second of audio (espeak-ng process plus reading and resampling,
+    ``bench/local_providers.py``); the first frame arrives a few ms after the process starts. Limits: one robotic voice per language, no
     streaming text input (synthesize sentence by sentence), numbers/abbreviations read by
     espeak's own rules; needs the Debian/Ubuntu package (``apt-get install espeak-ng``).
     """

@@ -26,9 +26,9 @@ class SileroVAD(VAD):
     Each stream owns one model instance, so its recurrent state is never shared: two sessions
     using the same ``SileroVAD`` are independent. Model instances are pooled and ``reset()`` when a
     stream closes; creating one takes ~0.15 s and ~9 MB, so call :meth:`prewarm` at start-up to keep
-    that off the event loop. Inference runs inline: measured ~0.1 ms per 32 ms window, i.e. about
-    4 ms of CPU per second of audio (one core of a shared 2-core machine; see
-    ``bench/local_providers.py``).
+    that off the event loop. Inference runs inline: ~0.12 ms per 32 ms window; with windowing and
+    segmentation, measured ~6 ms of CPU per second of audio (``bench/local_providers.py``, one core
+    of a shared 2-core machine).
 
     Windows below ``min_level_dbfs``, or 30 dB under the open segment's speech, count as silence
     (see ``LevelGate``): segments end where the signal drops, not ~100 ms later when the model's

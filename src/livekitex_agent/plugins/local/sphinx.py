@@ -48,8 +48,9 @@ class _Decoder:
     def __init__(self, ps: Any, grammar: PhraseGrammar | None) -> None:
         # fwdflat re-decodes the whole utterance inside end_utt (one long GIL hold) and buys little;
         # remove_noise keeps noise statistics from one utterance to the next, so the same audio
-        # would decode differently depending on what the decoder heard before
-        self.dec = ps.Decoder(loglevel="FATAL", fwdflat=False, remove_noise=False)
+        # would decode differently depending on what the decoder heard before; maxhmmpf 3000 halves
+        # the language-model search time at no measured cost in accuracy (30k by default)
+        self.dec = ps.Decoder(loglevel="FATAL", fwdflat=False, remove_noise=False, maxhmmpf=3000)
         self.lm_search = str(self.dec.current_search())
         if grammar is not None:
             self.dec.add_jsgf_string("phrases", grammar.jsgf())
@@ -114,24 +115,31 @@ class PocketSphinxSTT(STT):
     """Offline English STT for VAD segments, with the en-us model bundled in ``pocketsphinx``.
 
     Without ``phrases`` it decodes with the general language model: expect rough transcripts
-    (about 40-50 % word errors on espeak speech; better on clear human speech in a quiet room).
+    (about 50 % word errors on espeak-ng speech; clear human speech in a quiet room does better).
     With ``phrases`` (e.g. the commands of a kiosk) it first decodes with a grammar that allows
-    exactly those phrases and returns the matching phrase verbatim. The grammar result is accepted
-    only when (1) the grammar search reaches the end of a whole phrase and (2) its path score per
-    frame beats a free phone loop decoded on the same audio by at least ``phrase_margin`` (a
-    likelihood-ratio test: forcing unrelated speech through a phrase costs far more than that).
-    Otherwise it falls back to the full language model.
+    exactly those phrases and returns the matching phrase verbatim (as written in the list). The
+    grammar result is accepted only when (1) the grammar search ends on a whole phrase (it returns
+    nothing, or a partial path, for most other speech) and (2) its path score per frame beats a free
+    phone loop decoded on the same audio by at least ``phrase_margin``: a likelihood-ratio test, as
+    forcing unrelated speech through a phrase costs far more than the phone loop. Otherwise the
+    segment is decoded again with the full language model. Calibrated on espeak-ng speech (5 voices,
+    3 rates): 88/90 phrases exact; none of 16 other sentences forced into a phrase, but sentences
+    one word away from a phrase often are (see docs/providers/local.md).
 
+    Each segment is normalized with its own cepstral mean (estimated by a cheap first pass) rather
+    than a mean carried over from earlier segments, so sessions sharing the provider do not adapt the
+    recognizer to each other and pooled decoders agree (scores still vary by ~0.1 % with history).
     Decoding runs in a small pool of threads, one decoder per thread (``max_decoders``; each holds
-    ~90 MB). PocketSphinx keeps the GIL while it computes, so audio is fed in 20 ms pieces to keep
-    event-loop stalls to ~10 ms. Creating a decoder takes ~0.3 s with the GIL held: call
-    :meth:`prewarm` at start-up. Measured CPU per second of audio (2-core machine): ~130 ms with
-    the language model, ~60 ms for a phrase match (grammar + phone loop).
+    ~90 MB). PocketSphinx keeps the GIL while it computes, so audio is fed in 20 ms pieces: the
+    event loop stalls at most ~15-30 ms at a time. Creating a decoder takes ~0.3-0.8 s with the GIL
+    held: call :meth:`prewarm` at start-up. Measured CPU per second of audio: ~130 ms with the
+    language model, ~60 ms when a phrase matches (``bench/local_providers.py``).
 
-    Limits: English only; segments of a few seconds (the whole segment is decoded when it ends);
-    a phrase with one word changed may still match the phrase (grammar recognizers snap to the
-    closest phrase); words must be in the CMU dictionary; digital silence is masked with quiet
-    comfort noise because the acoustic model mis-handles exact zeros.
+    Limits: English only; the whole segment is decoded after it ends (no interim results); a
+    sentence that differs from a phrase by one word may still come back as that phrase (grammar
+    recognizers snap to the closest phrase); phrase words must be in the CMU dictionary; exact
+    digital silence is masked with seeded comfort noise 30 dB under the speech, because the
+    acoustic model mishandles runs of zeros.
     """
 
     def __init__(
@@ -226,8 +234,8 @@ class PocketSphinxSTT(STT):
 
     def _decode(self, decoder: _Decoder, pcm: memoryview, cancel: threading.Event) -> tuple[str, float]:
         try:
-            # each utterance is normalized with its own cepstral mean: no state carried between
-            # calls (or sessions), and the same audio always gives the same text
+            # each utterance is normalized with its own cepstral mean, not one carried over from
+            # earlier calls (or other sessions)
             cmn = decoder.estimate_cmn(pcm, cancel)
             if self.grammar is not None:
                 grammar_pass = decoder.run("phrases", pcm, cmn, cancel)

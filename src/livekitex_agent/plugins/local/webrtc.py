@@ -29,7 +29,8 @@ class WebRTCVAD(VAD):
     (and the short false start WebRTC gives on steady noise while it adapts). Windows below
     ``min_level_dbfs``, or 30 dB under the open segment's speech, count as silence (``LevelGate``),
     which also cuts WebRTC's ~100 ms hangover at the end of speech.
-    Measured cost: ~0.1 ms of CPU per second of audio, far cheaper than Silero.
+    Measured cost: ~0.4 ms of CPU per second of audio with segmentation (``bench/local_providers.py``),
+    15 times cheaper than Silero.
 
     Limits: it reacts to any voiced-like energy (music, some noise) more readily than Silero,
     and it does not adapt to the level of the speaker; prefer Silero when accuracy matters.

@@ -128,7 +128,7 @@ class PocketSphinxSTT(STT):
 
     Each segment is normalized with its own cepstral mean (estimated by a cheap first pass) rather
     than a mean carried over from earlier segments, so sessions sharing the provider do not adapt the
-    recognizer to each other and pooled decoders agree (scores still vary by ~0.1 % with history).
+    recognizer to each other (scores still vary slightly with what a decoder heard before).
     Decoding runs in a small pool of threads, one decoder per thread (``max_decoders``; each holds
     ~90 MB). PocketSphinx keeps the GIL while it computes, so audio is fed in 20 ms pieces: the
     event loop stalls at most ~15-30 ms at a time. Creating a decoder takes ~0.3-0.8 s with the GIL

@@ -3,11 +3,20 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 
 
 async def eventually(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> None:
     """Poll ``predicate`` (state outside this loop: files, other processes) until true or ``timeout``."""
     async with asyncio.timeout(timeout):
         while not predicate():  # noqa: ASYNC110 - the state lives in another process or the file system
+            await asyncio.sleep(interval)
+
+
+async def eventually_async(
+    predicate: Callable[[], Awaitable[bool]], timeout: float, interval: float = 0.05
+) -> None:
+    """Like :func:`eventually` for a check that must await (an HTTP request)."""
+    async with asyncio.timeout(timeout):
+        while not await predicate():  # noqa: ASYNC110 - polling another process over HTTP
             await asyncio.sleep(interval)

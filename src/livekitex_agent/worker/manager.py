@@ -34,7 +34,8 @@ from .protocol import JS_FAILED
 
 logger = logging.getLogger("livekitex_agent.worker.pool")
 
-CPU_SAMPLES = 4  # load's CPU share is the mean of the last samples (one per status update)
+CPU_SAMPLES = 4  # load's CPU share is the mean of the last samples (one per status update) ...
+MIN_CPU_INTERVAL = 1.0  # ... each over at least this many seconds (0 until the first one)
 MAX_START_FAILURES = 3  # consecutive process start failures before the pool reports itself broken
 
 
@@ -101,6 +102,7 @@ class WorkerManager:
         self._main_cpu = main_process_cpu()
         self._cpu_share = 0.0
         self._cpu_samples: deque[float] = deque(maxlen=CPU_SAMPLES)
+        self._cpu_sampled_at = time.monotonic()
         self._mp = None if self.in_process else multiprocessing.get_context(options.start_method)
 
     # ------------------------------------------------------------------ lifecycle
@@ -111,18 +113,19 @@ class WorkerManager:
             host = InProcessHost(self._new_index(), self._init, self._host_cb)
             self._hosts.append(host)
             await host.start()
-            self._main_cpu.cpu_percent(None)
+            self._prime_cpu()
             return
         self._check_picklable()
         if self._opts.start_method == "forkserver":
-            preload = ["livekitex_agent.worker.proc_child", self._opts.entrypoint.__module__]
-            self._mp.set_forkserver_preload([m for m in preload if m != "__main__"])  # type: ignore[union-attr]
+            # the forkserver imports these once; each job process is then a cheap fork of it
+            preload = ["__main__", "livekitex_agent.worker.proc_child", self._opts.entrypoint.__module__]
+            self._mp.set_forkserver_preload(list(dict.fromkeys(preload)))  # type: ignore[union-attr]
         starts = [self._spawn() for _ in range(self.num_idle)]
         results = await asyncio.gather(*starts, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors and len(errors) == len(results):
             raise errors[0]
-        self._main_cpu.cpu_percent(None)  # measure from here, not from the imports and prewarm
+        self._prime_cpu()
 
     def _check_picklable(self) -> None:
         try:
@@ -176,14 +179,24 @@ class WorkerManager:
         """Measure the CPU share of the main and job processes since the last call (0..1)."""
         if self._opts.load_fnc is not None:
             self._cpu_share = float(self._opts.load_fnc())
-        else:
+            return self._cpu_share
+        now = time.monotonic()
+        if now - self._cpu_sampled_at >= MIN_CPU_INTERVAL:  # a shorter window only measures bursts
+            self._cpu_sampled_at = now
             try:
                 total = self._main_cpu.cpu_percent(None) + sum(h.cpu_percent() for h in self._hosts)
             except Exception:
                 total = 0.0
             self._cpu_samples.append(min(1.0, total / (100.0 * max(1, os.cpu_count() or 1))))
-            self._cpu_share = sum(self._cpu_samples) / len(self._cpu_samples)  # smooths out bursts
+            self._cpu_share = sum(self._cpu_samples) / len(self._cpu_samples)
         return self._cpu_share
+
+    def _prime_cpu(self) -> None:
+        """Start measuring from here, not from the imports and the prewarm."""
+        self._main_cpu.cpu_percent(None)
+        for h in self._hosts:
+            h.cpu_percent()
+        self._cpu_sampled_at = time.monotonic()
 
     def load(self) -> float:
         self._expire_reservations()

@@ -61,6 +61,7 @@ class Worker:
         self._outbox: asyncio.Queue[bytes] | None = None  # messages for the current connection
         self._registered = asyncio.Event()
         self.worker_id = ""
+        self._registrations = 0
         self._draining = False
         self._closing = False
         self._started = False
@@ -194,46 +195,47 @@ class Worker:
     # ------------------------------------------------------------------ connection
 
     async def _connection_loop(self) -> None:
+        """Connect, serve, and reconnect with capped exponential backoff until closed."""
         failures = 0
         url = proto.agent_ws_url(self.settings.ws_url)
-        assert self._session is not None
         while not self._closing:
-            token = worker_token(self.settings.api_key, self.settings.api_secret)
+            before = self._registrations
             try:
-                ws = await self._session.ws_connect(
-                    url, headers={"Authorization": f"Bearer {token}"}, heartbeat=10.0
-                )
-            except (aiohttp.ClientError, OSError, TimeoutError) as e:
-                failures += 1
-                delay = min(self._opts.max_retry_delay, 0.5 * 2 ** (failures - 1)) * random.uniform(0.9, 1.1)
-                if isinstance(e, aiohttp.WSServerHandshakeError) and e.status == 401:
+                await self._connect_once(url)
+            except aiohttp.WSServerHandshakeError as e:
+                if e.status == 401:
                     logger.error("the server rejected the worker token: check LIVEKIT_API_KEY/SECRET")
                 else:
-                    logger.warning(
-                        "cannot reach %s (%s); retrying in %.1fs", url, redact(str(e)) or type(e), delay
-                    )
-                await asyncio.sleep(delay)
-                continue
-            self._ws = ws
-            try:
-                if await self._run_connection(ws):
-                    failures = 0
-            except (aiohttp.ClientError, OSError, proto.ProtocolError, TimeoutError) as e:
-                logger.warning("server connection error: %s", redact(str(e)) or type(e).__name__)
-            finally:
-                self._ws = None
-                await ws.close()
-                if self._registered.is_set():
-                    self._registered.clear()
-                    self._emitter.emit("disconnected")
-            if not self._closing:
-                failures += 1
-                delay = 0.0 if failures == 1 else min(self._opts.max_retry_delay, 0.5 * 2 ** (failures - 2))
-                logger.warning("disconnected from the server; reconnecting in %.1fs", delay)
-                await asyncio.sleep(delay)
+                    logger.warning("cannot connect to %s: HTTP %s", url, e.status)
+            except (aiohttp.ClientError, OSError, TimeoutError, proto.ProtocolError) as e:
+                logger.warning("server connection to %s failed: %s", url, redact(str(e)) or type(e).__name__)
+            except Exception:
+                logger.exception("unexpected error in the server connection")
+            if self._closing:
+                return
+            failures = 1 if self._registrations > before else failures + 1
+            delay = 0.0 if failures == 1 else min(self._opts.max_retry_delay, 0.5 * 2 ** (failures - 2))
+            delay *= random.uniform(0.9, 1.1)
+            logger.info("reconnecting to the server in %.1fs", delay)
+            await asyncio.sleep(delay)
 
-    async def _run_connection(self, ws: aiohttp.ClientWebSocketResponse) -> bool:
-        """Register and serve one connection until it closes; True if registration succeeded."""
+    async def _connect_once(self, url: str) -> None:
+        assert self._session is not None
+        token = worker_token(self.settings.api_key, self.settings.api_secret)
+        ws = await self._session.ws_connect(url, headers={"Authorization": f"Bearer {token}"}, heartbeat=10.0)
+        self._ws = ws
+        try:
+            await self._run_connection(ws)
+        finally:
+            self._ws = None
+            await ws.close()
+            if self._registered.is_set():
+                self._registered.clear()
+                logger.warning("disconnected from the server")
+                self._emitter.emit("disconnected")
+
+    async def _run_connection(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        """Register and serve one connection until it closes."""
         await ws.send_bytes(proto.register(self.agent_name, self._opts.version, self._opts.permissions))
         registered = False
         status_task: asyncio.Task[None] | None = None
@@ -266,11 +268,11 @@ class Worker:
                 if task is not None:
                     task.cancel()
                     await asyncio.gather(task, return_exceptions=True)
-        return registered
 
     def _on_registered(self, event: proto.Registered) -> None:
         reconnect = bool(self.worker_id)
         self.worker_id = event.worker_id
+        self._registrations += 1
         jobs = self.manager.running_jobs
         if jobs:  # still running from before the reconnect
             self._send(proto.migrate(jobs))

@@ -1,0 +1,34 @@
+"""An agent script for the drain tests: ``python worker_app.py start`` (settings from the environment).
+
+Each job joins its room, writes ``<room>.started`` in $TEST_OUT_DIR, waits for ``<room>.release``,
+writes ``<room>.finished`` and ends.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+from pathlib import Path
+
+from livekitex_agent import cli
+from livekitex_agent.worker import JobContext, WorkerOptions
+
+
+async def entrypoint(ctx: JobContext) -> None:
+    out = Path(os.environ["TEST_OUT_DIR"])
+    room = ctx.job.room.name
+    await ctx.connect()
+    tmp = out / f".{room}.tmp"
+    tmp.write_text(str(os.getpid()))
+    tmp.rename(out / f"{room}.started")  # atomic: the test never reads a half-written file
+    release = out / f"{room}.release"
+    for _ in range(600):  # bounded: 30 s
+        if release.exists():
+            break
+        await asyncio.sleep(0.05)
+    (out / f"{room}.finished").write_text("ok")
+    ctx.shutdown("released")
+
+
+if __name__ == "__main__":
+    cli.run_app(WorkerOptions(entrypoint=entrypoint))

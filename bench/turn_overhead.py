@@ -26,6 +26,8 @@ from livekitex_agent.media import AudioFrame, resample
 from livekitex_agent.metrics import percentile
 from livekitex_agent.providers import VAD
 from livekitex_agent.session import AgentSession
+from livekitex_agent.session.generation import TurnTiming
+from livekitex_agent.session.listening import PipelineListener
 from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryIO, run_virtual
 
 
@@ -68,13 +70,13 @@ async def run(turns: int, vad_kind: str) -> None:
     )
     eot: list[tuple[float, float]] = []
     first_frame: list[tuple[float, float]] = []
-    original = session._on_end_of_turn
+    original = PipelineListener._end_of_turn
 
-    def on_end_of_turn(text: str, timing: object) -> None:
+    def on_end_of_turn(listener: PipelineListener, text: str, timing: TurnTiming) -> None:
         eot.append((time.perf_counter(), time.thread_time()))
-        original(text, timing)  # type: ignore[arg-type]
+        original(listener, text, timing)
 
-    session._on_end_of_turn = on_end_of_turn  # type: ignore[method-assign]
+    PipelineListener._end_of_turn = on_end_of_turn  # type: ignore[method-assign]
     await session.start(Agent("Answer briefly."), io=io)
     assert io.audio_output is not None
     io.audio_output.on_playback_started(

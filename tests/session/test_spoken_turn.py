@@ -107,3 +107,27 @@ async def test_provider_latency_shows_in_metrics_and_first_sentence_plays_before
     assert first_audio < llm_done - 3.0
     assert tts.requests[0] == "First sentence here."
     await asyncio.sleep(0)
+
+
+@virtual_time
+async def test_turn_ends_when_vad_silence_is_longer_than_the_endpointing_delay() -> None:
+    # the VAD reports the end of speech only after 0.8 s of silence, past min_endpointing_delay:
+    # the turn must end as soon as the transcript is in
+    io = MemoryIO()
+    session = AgentSession(
+        vad=FakeVAD(min_silence_duration=0.8),
+        stt=FakeSTT(["one", "two"]),
+        llm=FakeLLM(["A.", "B."]),
+        tts=FakeTTS(),
+        min_endpointing_delay=0.5,
+    )
+    rec = Recorder(session)
+    await session.start(Agent("x"), io=io)
+    for _ in range(2):
+        io.push_audio(utterance(1.0))
+        io.push_silence(3.0)
+    io.end_input()
+    await asyncio.wait_for(session.wait_closed(), 60)
+    turns = [m for m in (e.metrics for e in rec.of("metrics_collected")) if isinstance(m, TurnMetrics)]
+    assert len(turns) == 2
+    assert all(abs(t.end_of_utterance_delay - 0.8) <= 0.03 for t in turns)  # type: ignore[operator]

@@ -149,7 +149,10 @@ class AudioRecognition:
             self._turn_parts.append(text)
             self._hooks.transcript(text, True)
         self._hooks.segment_transcribed(text)
-        self._loop.call_soon(self._maybe_end_turn)
+        task = asyncio.current_task()
+        if task is not None:
+            self._stt_tasks.discard(task)  # this transcript is in: the turn may end now
+        self._maybe_end_turn()
 
     # -- end of turn ------------------------------------------------------------------------------
     def _arm_timers(self) -> None:

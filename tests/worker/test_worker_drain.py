@@ -89,7 +89,9 @@ async def start_job(wp: WorkerProcess, livekit_server: LiveKitServer, http: aioh
     try:
         await eventually((wp.out / f"{room}.started").exists, TIMEOUT)
     except TimeoutError:
-        server_log = [line for line in livekit_server.logs().splitlines() if room in line or wp.agent_name in line]
+        server_log = [
+            line for line in livekit_server.logs().splitlines() if room in line or wp.agent_name in line
+        ]
         raise AssertionError("job did not start:\n" + wp.logs() + "\n".join(server_log)[-4000:]) from None
     return room
 

@@ -403,10 +403,9 @@ class Worker:
         self._accepted.pop(job_id, None)
         self.metrics.jobs.labels(outcome=proto.status_name(outcome.status)).inc()
         self._send_update(proto.update_job(job_id, outcome.status, outcome.error))
-        if outcome.status == proto.JS_FAILED:
-            logger.warning("job %s failed: %s", job_id, outcome.error)
-        else:
-            logger.info("job %s ended (%s)", job_id, outcome.reason or "done")
+        # a failure was logged (with its traceback) where it happened
+        status = proto.status_name(outcome.status)
+        logger.info("job %s ended: %s (%s)", job_id, status, outcome.reason or "done")
         self._send_status()
         self._emitter.emit("job_ended", job_id, outcome)
 

@@ -32,6 +32,7 @@ from .fakes import (
     LLMRequest,
 )
 from .virtual_time import VirtualTimeLoop, run_virtual, virtual_time
+from .waiting import wait_until
 
 # servers load lazily: they pull in aiohttp web machinery that most tests don't need
 _LAZY = {
@@ -56,6 +57,7 @@ __all__ = [
     "VirtualTimeLoop",
     "run_virtual",
     "virtual_time",
+    "wait_until",
     *_LAZY,
 ]
 

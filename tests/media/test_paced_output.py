@@ -53,3 +53,37 @@ async def test_pause_holds_playout_and_resume_continues() -> None:
     result = await out.wait_for_playout()
     assert not result.interrupted
     assert abs(out.segments[0].duration - 1.0) < 1e-9  # every frame played once
+
+
+class _SinkWithBuffer(MemoryAudioOutput):
+    """A sink that, like LiveKit's, buffers what it is handed ahead of time and drops it on pause."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lookahead = 0.06
+        self.heard: list[tuple[float, AudioFrame]] = []
+
+    async def _write_frame(self, frame: AudioFrame) -> None:
+        await super()._write_frame(frame)
+        start = max(self._cur_end - frame.duration, asyncio.get_running_loop().time())
+        self.heard.append((start, frame))
+
+    def pause(self) -> None:
+        now = asyncio.get_running_loop().time()
+        super().pause()
+        self.heard = [(t, f) for t, f in self.heard if t < now]  # the sink's queue is dropped
+
+
+@virtual_time
+async def test_pause_with_lookahead_loses_no_audio() -> None:
+    out = _SinkWithBuffer()
+    await out.capture_frame(AudioFrame.silence(1.0, 24000))
+    out.flush()
+    await asyncio.sleep(0.31)
+    out.pause()
+    await asyncio.sleep(1.0)
+    out.resume()
+    result = await out.wait_for_playout()
+    assert not result.interrupted
+    heard = sum(f.duration for _, f in out.heard)
+    assert abs(heard - 1.0) < 1e-9  # nothing skipped, nothing twice

@@ -135,6 +135,8 @@ class PacedAudioOutput(AudioOutput):
         self._written = 0.0  # seconds of the segment handed to the sink
         self._cur_end = 0.0  # loop time at which the last written frame finishes playing
         self._pause_position: float | None = None
+        # frames handed to the sink ahead of time (lookahead > 0): (start time, frame)
+        self._ahead: collections.deque[tuple[float, AudioFrame]] = collections.deque()
         self._finished: asyncio.Future[PlaybackFinished] | None = None
         self._last_result = PlaybackFinished(position=0.0, interrupted=False)
         self._task: asyncio.Task[None] | None = None
@@ -190,12 +192,25 @@ class PacedAudioOutput(AudioOutput):
         self._queued_duration = 0.0
         self._space.set()
         self._paused = False  # a cleared output plays the next segment normally
+        self._ahead.clear()
         self._finish(PlaybackFinished(position=position, interrupted=True))
 
     def pause(self) -> None:
         if not self._paused:
             self._paused = True
             self._pause_position = self.position
+            self._take_back_ahead()
+
+    def _take_back_ahead(self) -> None:
+        """Frames written ahead but not yet playing go back to the queue (the sink drops its copy)."""
+        if not self._ahead:
+            return
+        now = asyncio.get_running_loop().time()
+        back = [frame for start, frame in self._ahead if start >= now - 1e-9]
+        self._ahead.clear()
+        for frame in reversed(back):
+            self._queue.appendleft(frame)
+            self._queued_duration += frame.duration
 
     def resume(self) -> None:
         if self._paused:
@@ -297,6 +312,10 @@ class PacedAudioOutput(AudioOutput):
             start = max(self._cur_end, now)
             self._cur_end = start + frame.duration
             self._written += frame.duration
+            if self._lookahead > 0:
+                while self._ahead and self._ahead[0][0] + self._ahead[0][1].duration <= now:
+                    self._ahead.popleft()
+                self._ahead.append((start, frame))
             try:
                 await self._write_frame(frame)
             except Exception:

@@ -191,7 +191,7 @@ async def run_job(
     on_running: Callable[[], None] | None = None,
 ) -> JobOutcome:
     """Run ``entrypoint`` in its own context and return how the job ended (never raises, except cancel)."""
-    _import_room_io()
+    import_room_io()
     context = contextvars.copy_context()
     context.run(_current_job.set, ctx)
     loop = asyncio.get_running_loop()
@@ -270,7 +270,7 @@ async def _leave_room(ctx: JobContext, timeout: float) -> None:
 _room_io_imported = False
 
 
-def _import_room_io() -> None:
+def import_room_io() -> None:
     """Register the LiveKit room I/O for ``AgentSession.start(room=...)`` (rooms.livekit registers itself)."""
     global _room_io_imported
     if _room_io_imported:

@@ -118,7 +118,12 @@ class WorkerManager:
         self._check_picklable()
         if self._opts.start_method == "forkserver":
             # the forkserver imports these once; each job process is then a cheap fork of it
-            preload = ["__main__", "livekitex_agent.worker.proc_child", self._opts.entrypoint.__module__]
+            preload = [
+                "__main__",
+                "livekitex_agent.worker.proc_child",
+                "livekitex_agent.rooms.livekit",  # skipped by the forkserver if it cannot be imported
+                self._opts.entrypoint.__module__,
+            ]
             self._mp.set_forkserver_preload(list(dict.fromkeys(preload)))  # type: ignore[union-attr]
         starts = [self._spawn() for _ in range(self.num_idle)]
         results = await asyncio.gather(*starts, return_exceptions=True)

@@ -19,7 +19,7 @@ from livekit.protocol import agent as pa
 from ..log import configure_logging, redact
 from ..metrics import TurnMetrics
 from . import ipc
-from .job import JobInfo, JobOutcome, JobProcess
+from .job import JobInfo, JobOutcome, JobProcess, import_room_io
 from .jobhost import JobHost
 from .options import Entrypoint, PrewarmFnc
 from .protocol import AcceptArgs
@@ -54,6 +54,7 @@ class _Runtime:
     async def run(self) -> None:
         chan = await ipc.Channel.open(self._sock)
         proc = JobProcess(pid=os.getpid(), executor="process")
+        import_room_io()  # before taking jobs, so the first job does not pay for it
         error = await _prewarm(self._init.prewarm_fnc, proc)
         chan.send(ipc.ProcessReady(proc.pid, error))
         if error:

@@ -18,6 +18,7 @@ from worker_helpers import eventually
 
 from livekitex_agent.config import load_worker_settings
 from livekitex_agent.errors import ConfigError
+from livekitex_agent.events import MetricsCollectedEvent
 from livekitex_agent.metrics import TurnMetrics
 from livekitex_agent.worker import JobInfo, JobOutcome, WorkerManager, WorkerOptions
 from livekitex_agent.worker.hosts import ProcessStartError
@@ -280,3 +281,50 @@ async def test_turn_metrics_reach_the_main_process(make_manager: Any, tmp_path: 
     assert (await rec.wait_ended("J1")).status == pa.JS_SUCCESS
     [(job_id, metrics)] = rec.metrics
     assert (job_id, metrics.speech_id, metrics.e2e_latency, metrics.llm_ttft) == ("J1", "J1-turn", 0.42, 0.12)
+
+
+async def test_attached_session_ends_the_job_and_feeds_metrics(make_manager: Any, tmp_path: Path) -> None:
+    from livekitex_agent import Agent, AgentSession
+    from livekitex_agent.testing import FakeLLM
+
+    rec = Recorder()
+
+    async def entry(ctx: Any) -> None:
+        session = AgentSession(llm=FakeLLM(default="hello there"))
+        await session.start(Agent(instructions="be brief"))
+        ctx.attach_session(session)
+        await session.run(user_input="hi")
+        # a spoken turn would emit this; a text turn has no speech latencies to report
+        session.emit("metrics_collected", MetricsCollectedEvent(metrics=TurnMetrics("s1", e2e_latency=0.3)))
+        await session.aclose()
+
+    manager = await make_manager(entry, rec, executor="inprocess")
+    await manager.launch(job_info("J1", tmp_path))
+    outcome = await rec.wait_ended("J1")
+    assert (outcome.status, outcome.reason) == (pa.JS_SUCCESS, "session closed (user_requested)")
+    assert [(job_id, m.speech_id, m.e2e_latency) for job_id, m in rec.metrics] == [("J1", "s1", 0.3)]
+
+
+async def test_job_shutdown_closes_the_attached_session(make_manager: Any, tmp_path: Path) -> None:
+    from livekitex_agent import Agent, AgentSession
+    from livekitex_agent.events import CloseReason
+    from livekitex_agent.testing import FakeLLM
+
+    rec = Recorder()
+    closes: list[CloseReason] = []
+    attached = asyncio.Event()
+
+    async def entry(ctx: Any) -> None:
+        session = AgentSession(llm=FakeLLM(default="ok"))
+        session.on("close", lambda ev: closes.append(ev.reason))
+        await session.start(Agent(instructions="be brief"))
+        ctx.attach_session(session)
+        attached.set()
+        await asyncio.Event().wait()
+
+    manager = await make_manager(entry, rec, executor="inprocess")
+    await manager.launch(job_info("J1", tmp_path))
+    await asyncio.wait_for(attached.wait(), TIMEOUT)
+    manager.shutdown_job("J1", "terminated by the server")
+    assert (await rec.wait_ended("J1")).status == pa.JS_SUCCESS
+    assert closes == [CloseReason.JOB_SHUTDOWN]

@@ -16,21 +16,20 @@ import logging
 import os
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from livekit import rtc
 from livekit.protocol import agent as pa
 
+from ..events import CloseReason
 from ..log import redact
+from ..metrics import TurnMetrics
 from .protocol import JS_FAILED, JS_SUCCESS, AcceptArgs
-
-if TYPE_CHECKING:
-    from ..metrics import TurnMetrics
 
 logger = logging.getLogger("livekitex_agent.worker.job")
 
 ShutdownCallback = Callable[[], Awaitable[None]] | Callable[[str], Awaitable[None]]
-MetricsSink = Callable[["TurnMetrics"], None]
+MetricsSink = Callable[[TurnMetrics], None]
 
 _current_job: contextvars.ContextVar[JobContext | None] = contextvars.ContextVar(
     "livekitex_current_job", default=None
@@ -174,6 +173,30 @@ class JobContext:
         if not self._shutdown_event.is_set():
             self._shutdown_reason = reason
             self._shutdown_event.set()
+
+    def attach_session(self, session: Any) -> None:
+        """Tie an ``AgentSession`` to this job.
+
+        The job ends when the session closes; the session is closed (reason ``job_shutdown``) when
+        the job ends; the session's turn metrics feed the worker's ``/metrics``.
+        """
+
+        def on_close(event: Any) -> None:
+            reason = getattr(getattr(event, "reason", None), "value", "")
+            self.shutdown(f"session closed ({reason})" if reason else "session closed")
+
+        def on_metrics(event: Any) -> None:
+            metrics = getattr(event, "metrics", None)
+            if isinstance(metrics, TurnMetrics):
+                self.observe_turn_metrics(metrics)
+
+        async def close_session() -> None:
+            if not session.closed:
+                await session.aclose(reason=CloseReason.JOB_SHUTDOWN)
+
+        session.on("close", on_close)
+        session.on("metrics_collected", on_metrics)
+        self.add_shutdown_callback(close_session)
 
     def observe_turn_metrics(self, metrics: TurnMetrics) -> None:
         if self._metrics_sink is not None:

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
+from .. import __version__
 from .metrics import CONTENT_TYPE
 
 if TYPE_CHECKING:
@@ -50,9 +51,48 @@ class WorkerHttpServer:
         return web.Response(text="OK\n")
 
     async def _status(self, request: web.Request) -> web.Response:
-        return web.json_response(self._worker.status_snapshot())
+        return web.json_response(worker_status(self._worker))
 
     async def _metrics(self, request: web.Request) -> web.Response:
-        self._worker.refresh_gauges()
-        body = self._worker.metrics.render()
-        return web.Response(body=body, headers={"Content-Type": CONTENT_TYPE})
+        w = self._worker
+        w.metrics.load.set(w.manager.load())
+        w.metrics.active_jobs.set(len(w.manager.running_jobs))
+        w.metrics.processes.set(0 if w.manager.in_process else len(w.manager.hosts))
+        w.metrics.connected.set(1 if w.connected else 0)
+        return web.Response(body=w.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
+
+
+def worker_status(worker: Worker) -> dict[str, Any]:
+    """What ``GET /worker`` returns."""
+    manager = worker.manager
+    jobs = []
+    for job in manager.running_jobs:
+        record = manager.job(job.id)
+        host = record.host if record else None
+        jobs.append(
+            {
+                "id": job.id,
+                "room": job.room.name,
+                "running": bool(record and record.running_at is not None),
+                "pid": host.pid if host else None,
+            }
+        )
+    return {
+        "id": worker.worker_id,
+        "agent_name": worker.agent_name,
+        "version": __version__,
+        "agent_version": worker.options.version,
+        "connected": worker.connected,
+        "draining": worker.draining,
+        "load": round(manager.load(), 4),
+        "load_threshold": worker.settings.load_threshold,
+        "job_count": manager.job_count,
+        "capacity": manager.capacity,
+        "executor": worker.options.executor,
+        "jobs": jobs,
+        "processes": [
+            {"pid": h.pid, "jobs": len(h.job_ids), "memory_mb": round(h.memory_mb(), 1)}
+            for h in manager.hosts
+            if not manager.in_process
+        ],
+    }

@@ -15,6 +15,8 @@ from livekit.protocol import agent as pa
 from livekit.protocol import models
 
 from ..config import WorkerSettings
+from ..log import redact
+from .hosts import ProcessStartError
 from .job import JobContext, JobInfo, JobOutcome, JobProcess, run_job
 from .options import WorkerOptions
 from .proc_child import _prewarm
@@ -47,7 +49,11 @@ async def run_worker(options: WorkerOptions, settings: WorkerSettings, *, json_l
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, on_signal, sig)
     try:
-        await worker.start()
+        try:
+            await worker.start()
+        except (OSError, ProcessStartError) as e:  # port in use, prewarm failing...
+            logger.error("the worker cannot start: %s", redact(str(e)))
+            return 1
         await stop.wait()
         await worker.drain(settings.drain_timeout)
     finally:

@@ -22,7 +22,7 @@ from ..config import WorkerSettings
 from ..events import EventEmitter
 from ..log import redact
 from . import protocol as proto
-from .http import WorkerHttpServer
+from .http import WorkerHttpServer, worker_status
 from .job import JobInfo, JobOutcome
 from .manager import ManagedJob, ManagerCallbacks, WorkerManager
 from .metrics import WorkerMetrics
@@ -86,6 +86,10 @@ class Worker:
     @property
     def agent_name(self) -> str:
         return self.settings.agent_name
+
+    @property
+    def options(self) -> WorkerOptions:
+        return self._opts
 
     async def start(self) -> None:
         """Start the job pool (prewarmed), the HTTP endpoints and the server connection."""
@@ -152,45 +156,8 @@ class Worker:
         return ""
 
     def status_snapshot(self) -> dict[str, Any]:
-        from .. import __version__
-
-        jobs = []
-        for job in self.manager.running_jobs:
-            record = self.manager.job(job.id)
-            host = record.host if record else None
-            jobs.append(
-                {
-                    "id": job.id,
-                    "room": job.room.name,
-                    "running": bool(record and record.running_at is not None),
-                    "pid": host.pid if host else None,
-                }
-            )
-        return {
-            "id": self.worker_id,
-            "agent_name": self.agent_name,
-            "version": __version__,
-            "agent_version": self._opts.version,
-            "connected": self.connected,
-            "draining": self._draining,
-            "load": round(self.manager.load(), 4),
-            "load_threshold": self.settings.load_threshold,
-            "job_count": self.manager.job_count,
-            "capacity": self.manager.capacity,
-            "executor": self._opts.executor,
-            "jobs": jobs,
-            "processes": [
-                {"pid": h.pid, "jobs": len(h.job_ids), "memory_mb": round(h.memory_mb(), 1)}
-                for h in self.manager.hosts
-                if not self.manager.in_process
-            ],
-        }
-
-    def refresh_gauges(self) -> None:
-        self.metrics.load.set(self.manager.load())
-        self.metrics.active_jobs.set(len(self.manager.running_jobs))
-        self.metrics.processes.set(0 if self.manager.in_process else len(self.manager.hosts))
-        self.metrics.connected.set(1 if self.connected else 0)
+        """What ``GET /worker`` returns (id, agent, load, jobs, processes...)."""
+        return worker_status(self)
 
     # ------------------------------------------------------------------ connection
 
@@ -350,6 +317,9 @@ class Worker:
         while True:
             self.manager.sample_cpu()
             self._send_status()
+            stale = time.monotonic() - self._opts.assignment_timeout - 5.0
+            for job_id in [j for j, (_, at) in self._accepted.items() if at < stale]:
+                del self._accepted[job_id]  # accepted, but the assignment never came
             await asyncio.sleep(self._opts.status_interval)
 
     # ------------------------------------------------------------------ jobs

@@ -61,7 +61,7 @@ class WorkerOptions:
     api_key: str | None = field(default=None, repr=False)  # None: LIVEKIT_API_KEY
     api_secret: str | None = field(default=None, repr=False)  # None: LIVEKIT_API_SECRET
     http_host: str = "127.0.0.1"
-    http_port: int = 8081  # 0 = any free port; None-like values come from LIVEKITEX_HTTP_PORT
+    http_port: int = 8081  # 0 = any free port (env LIVEKITEX_HTTP_PORT overrides)
     status_interval: float = 2.5
     assignment_timeout: float = 7.5  # the server waits 10 s for our answer, then gives up on us
     request_timeout: float = 5.0  # for request_fnc

@@ -11,7 +11,7 @@ lint: setup
 	.venv/bin/python -m mypy
 
 demo: setup
-	.venv/bin/python examples/memory_conversation.py
+	.venv/bin/python -m livekitex_agent demo
 
 bench: setup
 	@for b in bench/*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done

@@ -1,0 +1,227 @@
+"""Everything the demo call produced: session events, turns, a readable log, both sides' audio.
+
+:class:`CallRecorder` listens to an :class:`AgentSession` (``attach``) and to the caller
+(``begin_request``); the live view and the report writers read it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import dataclasses
+import enum
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..chat import ChatMessage
+from ..events import EventName
+from ..media.frame import AudioFrame
+from ..metrics import TurnMetrics
+from .script import ScriptLine
+
+SESSION_EVENTS: tuple[EventName, ...] = (
+    "agent_state_changed",
+    "user_state_changed",
+    "user_input_transcribed",
+    "conversation_item_added",
+    "function_tools_executed",
+    "speech_created",
+    "metrics_collected",
+    "engine_changed",
+    "error",
+    "close",
+)
+
+TimedFrames = list[tuple[float, AudioFrame]]  # (loop time, frame)
+
+
+@dataclass
+class EventRecord:
+    t: float  # seconds since the call started
+    type: str
+    data: dict[str, Any]
+
+
+@dataclass
+class LogEntry:
+    """One line of the human-readable call log (live view and Markdown transcript)."""
+
+    t: float
+    who: str  # caller, agent, heard, tool, latency, info, error
+    text: str
+
+
+@dataclass
+class ToolCallRecord:
+    name: str
+    arguments: Any  # the decoded JSON arguments (the raw text if they were not JSON)
+    output: str
+    is_error: bool
+
+
+@dataclass
+class TurnRecord:
+    """Turn 0 is the agent's greeting; turn ``i`` ≥ 1 is the caller's ``i``-th scripted line."""
+
+    index: int
+    line: ScriptLine | None
+    started: float
+    heard: list[str] = field(default_factory=list)
+    tool_calls: list[ToolCallRecord] = field(default_factory=list)
+    answers: list[str] = field(default_factory=list)
+    metrics: TurnMetrics | None = None
+    replied: bool = False  # the agent finished a reply in this turn
+
+
+@dataclass
+class CallInfo:
+    """How the call was set up (shown at the top of the view and of the reports)."""
+
+    transport: str
+    llm: str
+    stt: str
+    tts: str
+    vad: str
+    notices: list[str] = field(default_factory=list)
+
+
+Listener = Callable[[str, Any], None]  # ("log", LogEntry) | ("state", CallRecorder)
+
+
+class CallRecorder:
+    """Collects one call. Times are seconds on the event-loop clock since :meth:`start`."""
+
+    def __init__(self, info: CallInfo, script: tuple[ScriptLine, ...]) -> None:
+        self.info = info
+        self.script = script
+        self.events: list[EventRecord] = []
+        self.log: list[LogEntry] = []
+        self.turns: list[TurnRecord] = [TurnRecord(0, None, 0.0)]
+        self.caller_audio: TimedFrames = []
+        self.agent_audio: TimedFrames = []
+        self.agent_state = "initializing"
+        self.user_state = "listening"
+        self.started_at = time.time()  # wall clock, for the reports
+        self.origin = 0.0
+        self.duration = 0.0
+        self.listeners: list[Listener] = []
+        self._started = False
+
+    # -- clock ----------------------------------------------------------------------------------------
+    def start(self) -> None:
+        self.origin = asyncio.get_running_loop().time()
+        self.started_at = time.time()
+        self._started = True
+
+    def now(self) -> float:
+        return asyncio.get_running_loop().time() - self.origin if self._started else 0.0
+
+    def finish(self) -> None:
+        self.duration = self.now()
+
+    @property
+    def current(self) -> TurnRecord:
+        return self.turns[-1]
+
+    # -- inputs ---------------------------------------------------------------------------------------
+    def attach(self, session: Any) -> None:
+        """Record every event of ``session`` (an :class:`AgentSession`)."""
+        for name in SESSION_EVENTS:
+            session.on(name, lambda payload, _name=name: self._on_event(_name, payload))
+
+    def begin_request(self, index: int, line: ScriptLine) -> None:
+        """The caller starts saying scripted line ``index`` (1-based): a new turn."""
+        self.turns.append(TurnRecord(index, line, self.now()))
+        self.add_event("caller_speaking", {"index": index, "text": line.text})
+        self.note("caller", line.text)
+        self._notify("state", self)
+
+    def reply_finished(self) -> None:
+        self.current.replied = True
+
+    def note(self, who: str, text: str) -> None:
+        entry = LogEntry(self.now(), who, text)
+        self.log.append(entry)
+        self._notify("log", entry)
+
+    def add_event(self, type_: str, data: dict[str, Any]) -> None:
+        self.events.append(EventRecord(self.now(), type_, data))
+
+    # -- session events -------------------------------------------------------------------------------
+    def _on_event(self, name: str, payload: Any) -> None:
+        data = to_jsonable(payload)
+        if isinstance(data, dict):
+            data.pop("type", None)
+        self.add_event(name, data if isinstance(data, dict) else {"value": data})
+        turn = self.current
+        if name == "agent_state_changed":
+            self.agent_state = str(payload.new_state)
+            self._notify("state", self)
+        elif name == "user_state_changed":
+            self.user_state = str(payload.new_state)
+            self._notify("state", self)
+        elif name == "user_input_transcribed" and payload.is_final and payload.transcript.strip():
+            turn.heard.append(payload.transcript.strip())
+            self.note("heard", payload.transcript.strip())
+        elif name == "conversation_item_added":
+            item = payload.item
+            if isinstance(item, ChatMessage) and item.role == "assistant" and item.content.strip():
+                turn.answers.append(item.content.strip())
+                self.note("agent", item.content.strip() + (" [interrupted]" if item.interrupted else ""))
+        elif name == "function_tools_executed":
+            for call, out in zip(payload.function_calls, payload.function_call_outputs, strict=False):
+                rec = ToolCallRecord(call.name, _decode(call.arguments), out.output, out.is_error)
+                turn.tool_calls.append(rec)
+                args = json.dumps(rec.arguments) if not isinstance(rec.arguments, str) else rec.arguments
+                self.note("tool", f"{call.name}({args}) -> {out.output}")
+        elif name == "metrics_collected" and isinstance(payload.metrics, TurnMetrics):
+            turn.metrics = payload.metrics
+            self.note("latency", format_metrics(payload.metrics))
+        elif name == "error":
+            self.note("error", f"{payload.source}: {payload.error}")
+        elif name == "close":
+            self.note("info", f"session closed ({payload.reason})")
+
+    def _notify(self, kind: str, value: Any) -> None:
+        for listener in list(self.listeners):
+            listener(kind, value)
+
+
+def _ms(value: float | None) -> str:
+    return "-" if value is None else f"{value * 1000:.0f}"
+
+
+def format_metrics(m: TurnMetrics) -> str:
+    return (
+        f"end of utterance {_ms(m.end_of_utterance_delay)} ms, STT {_ms(m.transcription_delay)} ms, "
+        f"LLM {_ms(m.llm_ttft)} ms, TTS {_ms(m.tts_ttfb)} ms, end-to-end {_ms(m.e2e_latency)} ms"
+    )
+
+
+def _decode(arguments: str) -> Any:
+    try:
+        return json.loads(arguments)
+    except ValueError:
+        return arguments
+
+
+def to_jsonable(value: Any) -> Any:
+    """A JSON-ready copy of an event payload (dataclasses, enums, errors, handles)."""
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    if isinstance(value, enum.Enum):
+        return value.value
+    if isinstance(value, BaseException):
+        return f"{type(value).__name__}: {value}"
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, dict):
+        return {str(k): to_jsonable(v) for k, v in value.items()}
+    if isinstance(value, list | tuple | set):
+        return [to_jsonable(v) for v in value]
+    ident = getattr(value, "id", None)
+    if isinstance(ident, str):
+        return {"id": ident}
+    return repr(value)

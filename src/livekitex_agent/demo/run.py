@@ -1,0 +1,191 @@
+"""``python -m livekitex_agent demo``: set up, run the scripted call, write the reports."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+import warnings
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal, TextIO
+
+from ..log import configure_logging
+from ..providers.llm import LLM
+from ..providers.stt import STT
+from ..providers.tts import TTS
+from ..providers.vad import VAD
+from ..session import AgentSession
+from .agent import BistroConcierge
+from .caller import CallTransport, run_caller, synthesize_lines
+from .checks import Summary, TurnCheck, check_call, summarize
+from .env import DemoSetupError, Environment, check_environment, require_ready
+from .memory import MemoryCall
+from .policy import DESCRIPTION, RuleBasedPolicy
+from .record import CallInfo, CallRecorder
+from .report import ReportFiles, write_reports
+from .script import AGENT_RATE, AGENT_VOICE, CALL_SCRIPT, CALLER_VOICE, phrases
+from .view import LiveView
+
+TransportChoice = Literal["auto", "memory", "livekit"]
+LLMChoice = Literal["auto", "offline", "openai"]
+AGENT_SAMPLE_RATE = 24000
+
+
+@dataclass
+class DemoOptions:
+    output: Path = Path("demo-output")
+    transport: TransportChoice = "auto"
+    llm: LLMChoice = "auto"
+    tty: bool | None = None  # None: live view when stdout is a terminal
+    reply_timeout: float = 30.0
+
+
+@dataclass
+class DemoResult:
+    checks: list[TurnCheck]
+    summary: Summary
+    files: ReportFiles
+    recorder: CallRecorder
+
+
+@dataclass
+class _Providers:
+    vad: VAD
+    stt: STT
+    tts: TTS
+    llm: LLM
+    llm_label: str
+    notices: list[str] = field(default_factory=list)
+
+    async def aclose(self) -> None:
+        for provider in (self.stt, self.vad, self.tts, self.llm):
+            await provider.aclose()
+
+
+def choose_transport(choice: TransportChoice, env: Environment) -> tuple[str, list[str]]:
+    """``"memory"`` or ``"livekit"``, and the notices explaining a fallback."""
+    if choice == "livekit" and env.livekit_server is None:
+        raise DemoSetupError(
+            "--transport livekit needs livekit-server: run `scripts/install-livekit-server.sh` (or `make setup`)"
+        )
+    if choice == "auto":
+        if env.livekit_server is None:
+            return "memory", [
+                "livekit-server is not installed (`make setup` builds it): using the in-memory I/O instead"
+            ]
+        return "livekit", []
+    return choice, []
+
+
+def choose_llm(choice: LLMChoice, env: Environment) -> tuple[LLM, str, list[str]]:
+    """The LLM, its label for the output, and notices."""
+    policy = RuleBasedPolicy()
+    if choice == "openai" and not env.openai_key:
+        raise DemoSetupError("--llm openai needs the OPENAI_API_KEY environment variable")
+    if choice == "offline" or (choice == "auto" and not env.openai_key):
+        notices = [] if choice == "offline" else [f"OPENAI_API_KEY is not set: the LLM is an {DESCRIPTION}"]
+        return policy, DESCRIPTION, notices
+    from ..plugins import openai
+    from ..providers.fallback import FallbackLLM
+
+    remote = openai.LLM()
+    llm = FallbackLLM([remote, policy])
+    return llm, f"OpenAI {remote.model} (if it fails: the {DESCRIPTION})", []
+
+
+async def prepare_providers(choice: LLMChoice, env: Environment) -> _Providers:
+    """Local VAD/STT/TTS (models loaded now, off the event loop) and the LLM."""
+    from ..plugins import local
+
+    llm, label, notices = choose_llm(choice, env)
+    vad = local.SileroVAD()
+    stt = local.PocketSphinxSTT(phrases=phrases())
+    tts = local.EspeakTTS(voice=AGENT_VOICE, rate=AGENT_RATE, sample_rate=AGENT_SAMPLE_RATE)
+    await asyncio.gather(asyncio.to_thread(vad.prewarm), asyncio.to_thread(stt.prewarm))
+    return _Providers(vad, stt, tts, llm, label, notices)
+
+
+async def run_demo(options: DemoOptions, stream: TextIO | None = None) -> DemoResult:
+    """Run the whole demo; raises :class:`DemoSetupError` when the machine lacks something."""
+    view = LiveView(stream, tty=options.tty)
+    env = check_environment()
+    require_ready(env)
+    kind, notices = choose_transport(options.transport, env)
+    view.message("LivekitexAgent demo: a phone call to a restaurant's voice agent", style="1")
+    began = time.monotonic()
+    view.message("preparing: loading the VAD and speech recognition models, synthesizing the caller's voice")
+    providers, clips = await asyncio.gather(
+        prepare_providers(options.llm, env), synthesize_lines(CALL_SCRIPT)
+    )
+    notices += providers.notices
+    transport_name = MemoryCall.name if kind == "memory" else "local LiveKit server"
+    info = CallInfo(
+        transport=transport_name,
+        llm=providers.llm_label,
+        stt="local PocketSphinx, biased to the script's phrases",
+        tts=f"local espeak-ng (agent voice {AGENT_VOICE}, caller voice {CALLER_VOICE})",
+        vad="local Silero",
+        notices=notices,
+    )
+    recorder = CallRecorder(info, CALL_SCRIPT)
+    transport = _make_transport(kind, recorder)
+    for line in (f"transport: {info.transport}", f"LLM: {info.llm}", f"STT: {info.stt}", f"TTS: {info.tts}"):
+        view.message("  " + line)
+    for notice in notices:
+        view.message("  note: " + notice, style="33")
+
+    def make_session() -> AgentSession:
+        return AgentSession(vad=providers.vad, stt=providers.stt, llm=providers.llm, tts=providers.tts)
+
+    try:
+        await transport.prepare(view)
+        view.message(f"ready in {time.monotonic() - began:.1f} s; the call starts\n")
+        recorder.start()
+        view.follow(recorder)
+        await transport.open(make_session, BistroConcierge)
+        await run_caller(transport, recorder, clips, reply_timeout=options.reply_timeout)
+    finally:
+        try:
+            await transport.aclose()
+        finally:
+            recorder.finish()
+            await view.stop()
+            await providers.aclose()
+    checks = check_call(recorder)
+    summary = summarize(checks)
+    files = write_reports(options.output, recorder, checks)
+    view.message("")
+    view.message(files.latency_table)
+    view.message("")
+    view.message(summary.text(), style="32" if summary.passed else "31")
+    view.message(f"output: {files.folder.resolve()}")
+    return DemoResult(checks, summary, files, recorder)
+
+
+def _make_transport(kind: str, recorder: CallRecorder) -> CallTransport:
+    if kind == "memory":
+        return MemoryCall(recorder)
+    from .livekit import LiveKitCall
+
+    return LiveKitCall(recorder)
+
+
+def main(args: argparse.Namespace) -> int:
+    """The ``demo`` subcommand: 0 when every check passed, 1 when not, 2 when set-up is missing."""
+    level = str(args.log_level).upper()
+    configure_logging(level)
+    if level == "WARNING":
+        # the LiveKit SDK's native layer warns about handles it drops while a room closes: noise here
+        logging.getLogger("livekit").setLevel(logging.ERROR)
+    # the demo's server uses livekit-server's built-in dev key pair, whose secret is short on purpose
+    warnings.filterwarnings("ignore", message=r"The HMAC key is \d+ bytes long")
+    options = DemoOptions(output=Path(args.output), transport=args.transport, llm=args.llm, tty=args.tty)
+    try:
+        result = asyncio.run(run_demo(options))
+    except DemoSetupError as e:
+        print(f"demo: {e}", file=sys.stderr)
+        return 2
+    return 0 if result.summary.passed else 1

@@ -198,24 +198,10 @@ def _console(args: argparse.Namespace, options: WorkerOptions | None) -> int:
 def run_console(
     options: WorkerOptions, *, input_wav: str | None = None, output_wav: str | None = None
 ) -> int:
-    """Run one agent session locally, with no server (WAV files or the sound card).
+    """Run one agent session locally, with no server: a WAV file in, the agent's voice to a WAV file."""
+    from .worker.console import run_console as impl  # like the other subcommands: worker code loads on use
 
-    The implementation lives with the console I/O: ``livekitex_agent.rooms.console.run_console``
-    (same signature, returns the exit code).
-    """
-    try:
-        module = importlib.import_module("livekitex_agent.rooms.console")
-    except ModuleNotFoundError as e:
-        if e.name not in ("livekitex_agent.rooms.console", "livekitex_agent.rooms"):
-            raise
-        module = None
-    impl = getattr(module, "run_console", None)
-    if impl is None:
-        raise NotImplementedError(
-            "console mode is not wired yet: livekitex_agent.rooms.console must provide "
-            "run_console(options, input_wav=..., output_wav=...)"
-        )
-    return int(impl(options, input_wav=input_wav, output_wav=output_wav))
+    return impl(options, input_wav=input_wav, output_wav=output_wav)
 
 
 register_subcommand("start", "run the worker in production (JSON logs)", _start, _add_worker_flags)

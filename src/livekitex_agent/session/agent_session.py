@@ -26,6 +26,7 @@ from ..events import (
     UserState,
     UserStateChangedEvent,
 )
+from ..hooks import notify_session_started
 from ..media.io import SessionIO
 from ..metrics import AgentMetrics, TurnMetrics, UsageMetrics, UsageSummary
 from ..providers.llm import LLM
@@ -195,6 +196,7 @@ class AgentSession(EventEmitter[EventName]):
         await self._io.start(self)
         self._set_agent_state(AgentState.LISTENING)
         self._timers.start()
+        notify_session_started(self)  # e.g. the job this session runs in ties its life to ours
         await agent.on_enter()
 
     def _ensure_recognition(self) -> None:

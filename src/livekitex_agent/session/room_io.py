@@ -23,6 +23,9 @@ def register_room_io_factory(factory: RoomIOFactory) -> None:
 
 
 def make_room_io(room: Any, **options: Any) -> SessionIO:
+    own = getattr(room, "session_io", None)
+    if isinstance(own, SessionIO):  # a stand-in room that brings its own I/O (console mode)
+        return own
     if _factory is None:
         raise RuntimeError(
             "no LiveKit room I/O is registered: import livekitex_agent.rooms.livekit "

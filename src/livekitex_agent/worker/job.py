@@ -22,6 +22,7 @@ from livekit import rtc
 from livekit.protocol import agent as pa
 
 from ..events import CloseReason
+from ..hooks import set_session_observer
 from ..log import redact
 from ..metrics import TurnMetrics
 from .protocol import JS_FAILED, JS_SUCCESS, AcceptArgs
@@ -86,6 +87,7 @@ class JobContext:
         self._shutdown_reason = ""
         self._shutdown_callbacks: list[Callable[[str], Awaitable[None]]] = []
         self._connected = False
+        self._sessions: list[Any] = []
         self.userdata: dict[str, Any] = {}
         """Per-job scratch space (``proc.userdata`` is the per-process one)."""
 
@@ -181,6 +183,10 @@ class JobContext:
         the job ends; the session's turn metrics feed the worker's ``/metrics``.
         """
 
+        if any(s is session for s in self._sessions):
+            return  # already attached (automatically at session start, or by hand)
+        self._sessions.append(session)
+
         def on_close(event: Any) -> None:
             reason = getattr(getattr(event, "reason", None), "value", "")
             self.shutdown(f"session closed ({reason})" if reason else "session closed")
@@ -217,6 +223,7 @@ async def run_job(
     import_room_io()
     context = contextvars.copy_context()
     context.run(_current_job.set, ctx)
+    context.run(set_session_observer, ctx.attach_session)  # sessions started by the job end it
     loop = asyncio.get_running_loop()
     entry = loop.create_task(_call(entrypoint, ctx), name=f"job-{ctx.job.id}", context=context)
     waiter = loop.create_task(ctx._shutdown_event.wait())

@@ -1,0 +1,58 @@
+"""`python agent.py console`: the unchanged entrypoint talks through WAV files, no server."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+
+from livekitex_agent.media import AudioFrame, read_wav, write_wav
+
+AGENT = textwrap.dedent(
+    """
+    from livekitex_agent import Agent, AgentSession, JobContext, WorkerOptions, cli
+    from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD
+
+    async def entrypoint(ctx: JobContext) -> None:
+        await ctx.connect()
+        session = AgentSession(vad=FakeVAD(), stt=FakeSTT(["hello there"]),
+                               llm=FakeLLM(["Hi! Nice to hear you."]), tts=FakeTTS())
+        await session.start(Agent("Be nice."), room=ctx.room)
+
+    if __name__ == "__main__":
+        cli.run_app(WorkerOptions(entrypoint=entrypoint))
+    """
+)
+
+
+def test_console_runs_the_entrypoint_on_wav_files(tmp_path: Path) -> None:
+    (tmp_path / "agent.py").write_text(AGENT)
+    t = np.arange(16000) / 16000
+    speech = AudioFrame.from_float(0.3 * np.sin(2 * np.pi * 300 * t), 16000)
+    write_wav(tmp_path / "in.wav", AudioFrame(np.concatenate([np.zeros(4000, np.int16), speech.data]), 16000))
+    proc = subprocess.run(
+        [sys.executable, "agent.py", "console", "--input-wav", "in.wav", "--output-wav", "out.wav"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "agent: Hi! Nice to hear you." in proc.stdout
+    out = read_wav(tmp_path / "out.wav")
+    loud = np.flatnonzero(np.abs(out.data) > 1000) / out.sample_rate
+    # user speech 0.25–1.25 s; FakeVAD ends it after 0.3 s of silence, then 0.5 s of endpointing
+    assert 1.7 <= loud[0] <= 2.0
+    assert abs((loud[-1] - loud[0]) - len("Hi! Nice to hear you.") * 0.05) < 0.05
+
+
+def test_console_without_input_is_a_clear_error(tmp_path: Path) -> None:
+    (tmp_path / "agent.py").write_text(AGENT)
+    proc = subprocess.run(
+        [sys.executable, "agent.py", "console"], cwd=tmp_path, capture_output=True, text=True, timeout=60
+    )
+    assert proc.returncode == 2
+    assert "--input-wav" in proc.stdout

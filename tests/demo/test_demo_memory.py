@@ -9,13 +9,24 @@ import io
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from livekitex_agent.demo.run import DemoOptions, run_demo
 from livekitex_agent.demo.script import CALL_SCRIPT
+from livekitex_agent.media import AudioFrame
 from livekitex_agent.media.wav import read_wav
 
 pytestmark = pytest.mark.slow
+
+
+def loud_windows(wav: AudioFrame) -> tuple[np.ndarray, np.ndarray]:
+    """Per 100 ms window and channel (left: caller, right: agent): is there speech?"""
+    stereo = wav.data.reshape(-1, 2).astype(np.int32)
+    win = wav.sample_rate // 10
+    n = stereo.shape[0] // win
+    peaks = np.abs(stereo[: n * win]).reshape(n, win, 2).max(axis=1)
+    return peaks[:, 0] > 2000, peaks[:, 1] > 2000
 
 
 async def test_the_demo_call_in_memory(tmp_path: Path) -> None:
@@ -53,6 +64,9 @@ async def test_the_demo_call_in_memory(tmp_path: Path) -> None:
 
     wav = read_wav(result.files.audio_wav)
     assert wav.num_channels == 2 and abs(wav.duration - result.recorder.duration) < 2.0
+    caller, agent = loud_windows(wav)
+    assert caller.sum() > 50 and agent.sum() > 100  # seconds × 10 of speech on each side
+    assert not (caller & agent).any(), "caller and agent talked at the same time"
     assert result.files.latency_png is not None and result.files.latency_png.is_file()
 
     text = out.getvalue()

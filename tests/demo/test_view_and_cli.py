@@ -106,3 +106,27 @@ def test_require_ready_lists_everything_missing() -> None:
     with pytest.raises(DemoSetupError) as exc:
         require_ready(env)
     assert "  - a (x): `install a`\n  - b (y): `install b`" in str(exc.value)
+
+
+async def test_when_openai_fails_the_policy_answers_through_the_same_tools(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from livekitex_agent.demo.agent import BistroConcierge
+    from livekitex_agent.session import AgentSession
+    from livekitex_agent.testing.livekit_server import free_port
+
+    monkeypatch.setenv("OPENAI_API_KEY", "sk-test-not-a-real-key")
+    monkeypatch.setenv("OPENAI_BASE_URL", f"http://127.0.0.1:{free_port()}/v1")  # nothing listens there
+    llm, _, _ = demo_run.choose_llm("openai", Environment(None, True, True))
+    failures: list[str] = []
+    llm.on("availability_changed", lambda e: failures.append(e.provider.label))  # type: ignore[attr-defined]
+    session = AgentSession(llm=llm)
+    await session.start(BistroConcierge(greet=False))
+    try:
+        result = await session.run(user_input="What's the weather like in Paris today?", timeout=30)
+    finally:
+        await session.aclose()
+        await llm.aclose()
+    assert failures == ["openai.LLM"]
+    assert [c.name for c in result.function_calls] == ["get_weather"]
+    assert result.reply == "It's sunny and 22 degrees in Paris today."

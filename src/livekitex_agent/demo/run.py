@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from ..log import configure_logging
+from ..providers.fallback import AvailabilityChangedEvent, FallbackLLM
 from ..providers.llm import LLM
 from ..providers.stt import STT
 from ..providers.tts import TTS
@@ -89,7 +90,6 @@ def choose_llm(choice: LLMChoice, env: Environment) -> tuple[LLM, str, list[str]
         notices = [] if choice == "offline" else [f"OPENAI_API_KEY is not set: the LLM is an {DESCRIPTION}"]
         return policy, DESCRIPTION, notices
     from ..plugins import openai
-    from ..providers.fallback import FallbackLLM
 
     remote = openai.LLM()
     llm = FallbackLLM([remote, policy])
@@ -131,6 +131,8 @@ async def run_demo(options: DemoOptions, stream: TextIO | None = None) -> DemoRe
         notices=notices,
     )
     recorder = CallRecorder(info, CALL_SCRIPT)
+    if isinstance(providers.llm, FallbackLLM):
+        providers.llm.on("availability_changed", lambda e: _note_availability(recorder, e))
     transport = _make_transport(kind, recorder)
     for line in (f"transport: {info.transport}", f"LLM: {info.llm}", f"STT: {info.stt}", f"TTS: {info.tts}"):
         view.message("  " + line)
@@ -163,6 +165,14 @@ async def run_demo(options: DemoOptions, stream: TextIO | None = None) -> DemoRe
     view.message(summary.text(), style="32" if summary.passed else "31")
     view.message(f"output: {files.folder.resolve()}")
     return DemoResult(checks, summary, files, recorder)
+
+
+def _note_availability(recorder: CallRecorder, event: AvailabilityChangedEvent) -> None:
+    name = event.provider.label
+    if event.available:
+        recorder.note("info", f"{name} is available again")
+    else:
+        recorder.note("error", f"{name} failed ({event.error}); the next provider answers")
 
 
 def _make_transport(kind: str, recorder: CallRecorder) -> CallTransport:

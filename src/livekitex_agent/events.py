@@ -13,7 +13,7 @@ import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar, get_args
 
 if TYPE_CHECKING:
     from .chat import ChatItem, FunctionCall, FunctionCallOutput
@@ -33,6 +33,7 @@ EventName = Literal[
     "error",
     "close",
 ]
+EVENT_NAMES: tuple[EventName, ...] = get_args(EventName)
 
 
 class AgentState(enum.StrEnum):

@@ -8,22 +8,10 @@ from typing import Any
 
 import numpy as np
 
+from livekitex_agent.events import EVENT_NAMES
 from livekitex_agent.media import AudioFrame
 from livekitex_agent.metrics import UsageMetrics
 from livekitex_agent.session import AgentSession
-
-EVENTS = [
-    "agent_state_changed",
-    "user_state_changed",
-    "user_input_transcribed",
-    "conversation_item_added",
-    "function_tools_executed",
-    "speech_created",
-    "metrics_collected",
-    "engine_changed",
-    "error",
-    "close",
-]
 
 
 def utterance(seconds: float, rate: int = 16000, freq: float = 300.0) -> AudioFrame:
@@ -38,7 +26,7 @@ class Recorder:
     def __init__(self, session: AgentSession) -> None:
         self.events: list[tuple[float, Any]] = []
         self._changed = asyncio.Event()
-        for name in EVENTS:
+        for name in EVENT_NAMES:
             session.on(name, self._record)
 
     def _record(self, event: Any) -> None:

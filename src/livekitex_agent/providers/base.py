@@ -5,9 +5,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from ..errors import ProviderError, ProviderTimeoutError
 
@@ -98,3 +98,38 @@ async def with_retries(
         if on_retry is not None:
             on_retry(err, n)
         await asyncio.sleep(delay)
+
+
+T_co = TypeVar("T_co", covariant=True)
+
+
+class ProviderStream(Protocol[T_co]):
+    """What LLM and TTS streams have in common: iterate for items, ``aclose`` to cancel."""
+
+    def __aiter__(self) -> AsyncIterator[T_co]: ...
+
+    async def aclose(self) -> None: ...
+
+
+async def open_stream(
+    start: Callable[[], ProviderStream[T]], *, policy: RetryPolicy, provider: str
+) -> tuple[ProviderStream[T], AsyncIterator[T], T | None]:
+    """Start a provider stream and wait for its first item, retrying per ``policy`` until then.
+
+    Once output has started nothing is retried (the words or sound are already out): the caller
+    gets the stream, its iterator and the first item (``None`` if the stream was empty).
+    """
+
+    async def attempt() -> tuple[ProviderStream[T], AsyncIterator[T], T | None]:
+        stream = start()
+        it = stream.__aiter__()
+        try:
+            first: T | None = await it.__anext__()
+        except StopAsyncIteration:
+            first = None
+        except BaseException:
+            await stream.aclose()
+            raise
+        return stream, it, first
+
+    return await with_retries(attempt, policy=policy, provider=provider)

@@ -15,11 +15,10 @@ from typing import TYPE_CHECKING, Any
 from ..agent import Agent
 from ..chat import ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
 from ..events import AgentState, FunctionToolsExecutedEvent
-from ..media.frame import AudioFrame
 from ..media.resample import Resampler
 from ..metrics import TurnMetrics, UsageMetrics
-from ..providers.base import with_retries
-from ..providers.llm import LLM, ChatChunk, LLMStream
+from ..providers.base import ProviderStream, open_stream
+from ..providers.llm import LLM, ChatChunk
 from ..providers.tts import TTS
 from ..tools.context import RunContext
 from ..tools.executor import ToolExecutor, ToolResult
@@ -202,21 +201,13 @@ class ReplyGeneration:
 
     async def _open_llm(
         self, llm: LLM, chat_ctx: ChatContext, tools: list[Any]
-    ) -> tuple[LLMStream, AsyncIterator[ChatChunk], ChatChunk | None]:
-        async def attempt() -> tuple[LLMStream, AsyncIterator[ChatChunk], ChatChunk | None]:
-            stream = llm.chat(chat_ctx=chat_ctx, tools=tools, tool_choice="auto" if tools else "none")
-            it = stream.__aiter__()
-            try:
-                first: ChatChunk | None = await it.__anext__()
-            except StopAsyncIteration:
-                first = None
-            except BaseException:
-                await stream.aclose()
-                raise
-            return stream, it, first
-
+    ) -> tuple[ProviderStream[ChatChunk], AsyncIterator[ChatChunk], ChatChunk | None]:
         self._timing.llm_request = self._timing.llm_request or self._loop.time()
-        return await with_retries(attempt, policy=llm.retry_policy, provider=llm.label)
+        return await open_stream(
+            lambda: llm.chat(chat_ctx=chat_ctx, tools=tools, tool_choice="auto" if tools else "none"),
+            policy=llm.retry_policy,
+            provider=llm.label,
+        )
 
     async def _llm_step(self, llm: LLM, chat_ctx: ChatContext, tools: list[Any], step: _Step) -> None:
         started = self._loop.time()
@@ -291,22 +282,12 @@ class ReplyGeneration:
             Resampler(out.sample_rate) if out.sample_rate and out.sample_rate != tts.sample_rate else None
         )
 
-        async def attempt() -> tuple[Any, AsyncIterator[AudioFrame], AudioFrame | None]:
-            stream = tts.synthesize(sentence)
-            it = stream.__aiter__()
-            try:
-                first: AudioFrame | None = await it.__anext__()
-            except StopAsyncIteration:
-                first = None
-            except BaseException:
-                await stream.aclose()
-                raise
-            return stream, it, first
-
         requested = self._loop.time()
         if self._timing.tts_request is None:
             self._timing.tts_request = requested
-        stream, it, frame = await with_retries(attempt, policy=tts.retry_policy, provider=tts.label)
+        stream, it, frame = await open_stream(
+            lambda: tts.synthesize(sentence), policy=tts.retry_policy, provider=tts.label
+        )
         if self._timing.tts_first_frame is None:
             self._timing.tts_first_frame = self._loop.time()
         self._timeline.begin_text(sentence, step.index)

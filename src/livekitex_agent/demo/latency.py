@@ -16,6 +16,10 @@ STAGES = (
     ("e2e_latency", "end-to-end"),
 )
 INSTALL_HINT = "pip install 'livekitex-agent[demo]'"
+NOTE = (
+    "end of utterance, STT and end-to-end count from the end of the caller's speech, so they include\n"
+    "the VAD's silence window; LLM is time to first token, TTS time to first audio"
+)
 
 
 @dataclass(frozen=True)
@@ -64,10 +68,11 @@ def format_table(rows: list[LatencyRow], *, request_width: int = 36) -> str:
         lines.append(f"{'':>2}  {'mean':<{request_width}}  {cells(tuple(means))}")
     else:
         lines.append("(no turn metrics were collected)")
+    lines.append(NOTE)
     return "\n".join(lines)
 
 
-def write_chart(path: Path, rows: list[LatencyRow], *, title: str = "Demo call: latency per turn") -> None:
+def write_chart(path: Path, rows: list[LatencyRow], *, subtitle: str = "") -> None:
     """A grouped bar chart (one group per turn, one bar per stage) as PNG.
 
     Uses matplotlib's object API with the Agg canvas: no display, no global pyplot state.
@@ -92,7 +97,7 @@ def write_chart(path: Path, rows: list[LatencyRow], *, title: str = "Demo call: 
     ax.set_xticklabels([_short(f"{r.turn}. {r.request}", 28) for r in rows], fontsize=8)
     ax.set_ylabel("milliseconds")
     ax.set_ylim(0, max(top, 1.0) * 1.3)  # headroom for the legend and the labels
-    ax.set_title(title)
+    ax.set_title("Demo call: latency per turn" + (f"\n{subtitle}" if subtitle else ""), fontsize=10)
     ax.grid(axis="y", alpha=0.3)
     ax.legend(loc="upper left", fontsize="small", ncols=len(STAGES))
     if not rows:

@@ -47,7 +47,7 @@ def write_reports(folder: Path, recorder: CallRecorder, checks: list[TurnCheck])
     write_wav(files.audio_wav, call)
     try:
         assert files.latency_png is not None
-        write_chart(files.latency_png, rows)
+        write_chart(files.latency_png, rows, subtitle=f"{recorder.info.transport}; LLM: {recorder.info.llm}")
     except ImportError as e:
         recorder.info.notices.append(f"no latency chart: {e}")
         files.latency_png = None

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import os
+import shutil
 import sys
 from typing import Any, TextIO
 
@@ -44,10 +45,12 @@ def is_tty(stream: TextIO) -> bool:
 class LiveView:
     """Follows a :class:`CallRecorder`. ``tty=None`` decides from the stream (``isatty``)."""
 
-    def __init__(self, stream: TextIO | None = None, *, tty: bool | None = None, width: int = 100) -> None:
+    def __init__(
+        self, stream: TextIO | None = None, *, tty: bool | None = None, width: int | None = None
+    ) -> None:
         self.stream: TextIO = stream if stream is not None else sys.stdout
         self.tty = is_tty(self.stream) if tty is None else tty
-        self.width = width
+        self.width = width or shutil.get_terminal_size((100, 24)).columns
         self._recorder: CallRecorder | None = None
         self._status_shown = False
         self._task: asyncio.Task[None] | None = None

@@ -149,3 +149,12 @@ async def test_through_the_framework_the_tools_run_and_the_answer_uses_their_res
         assert result.reply.startswith("Sorry, that did not work: no weather data for 'Atlantis'")
     finally:
         await session.aclose()
+
+
+def test_a_tool_result_of_another_shape_is_read_out() -> None:
+    ctx = ChatContext()
+    ctx.add_message("user", "weather in Paris")
+    ctx.append(FunctionCallOutput(call_id="c1", name="get_weather", output='{"summary": "mild"}'))
+    ctx.append(FunctionCallOutput(call_id="c2", name="other_tool", output="plain text."))
+    text, _ = RuleBasedPolicy().decide(ctx.items, TOOLS)
+    assert text == 'Here is what I found: {"summary": "mild"}. Here is what I found: plain text.'

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import dataclasses
 import io
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -130,3 +133,33 @@ async def test_when_openai_fails_the_policy_answers_through_the_same_tools(
     assert failures == ["openai.LLM"]
     assert [c.name for c in result.function_calls] == ["get_weather"]
     assert result.reply == "It's sunny and 22 degrees in Paris today."
+
+
+async def test_a_livekit_server_that_does_not_start_falls_back_to_memory(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("LIVEKIT_SERVER_BIN", "/bin/false")  # "installed", but exits at once
+
+    async def hang_up_at_once(line: Any, recorder: Any, clips: Any, *, reply_timeout: float) -> None:
+        await line.hang_up()
+
+    monkeypatch.setattr(demo_run, "run_caller", hang_up_at_once)
+    out = io.StringIO()
+    options = demo_run.DemoOptions(output=tmp_path, transport="auto", llm="offline", tty=False)
+    result = await asyncio.wait_for(demo_run.run_demo(options, stream=out), 60)
+    assert "the local LiveKit server could not start (livekit-server exited with code 1:)" in out.getvalue()
+    assert result.recorder.info.transport.startswith("in-memory I/O")
+    assert not result.summary.passed  # the caller said nothing
+
+    with pytest.raises(DemoSetupError, match="could not start: livekit-server exited with code 1"):
+        await demo_run.run_demo(dataclasses.replace(options, transport="livekit"), stream=io.StringIO())
+
+
+def test_an_output_folder_that_cannot_be_made_fails_before_the_call(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    blocker = tmp_path / "taken"
+    blocker.write_text("a file, not a folder")
+    assert cli.main(["demo", "--transport", "memory", "--output", str(blocker / "out"), "--plain"]) == 2
+    err = capsys.readouterr().err
+    assert f"cannot write the reports to --output '{blocker / 'out'}'" in err

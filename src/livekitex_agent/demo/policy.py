@@ -205,22 +205,34 @@ def _answer_from(output: FunctionCallOutput) -> str:
         data: Any = json.loads(output.output)
     except ValueError:
         data = None
-    if output.is_error or not isinstance(data, dict):
-        detail = output.output.rstrip(".")
-        return (
-            f"Sorry, that did not work: {detail}." if output.is_error else f"Here is what I found: {detail}."
-        )
-    if output.name == "get_weather":
-        return f"It's {data['condition']} and {data['temperature_c']} degrees in {data['city']} today."
-    if output.name == "book_table":
-        return (
-            f"Done: a table for {data['guests']} at {spoken_time(str(data['time']))} tonight. "
-            f"Your booking number is {data['booking_number']}."
-        )
-    if output.name == "find_dishes":
-        dishes = [str(d) for d in data.get("dishes", [])]
-        if not dishes:
-            return "Sorry, we have nothing like that tonight."
-        kind = "" if data.get("diet") in (None, "any") else f" {data['diet']}"
-        return f"Yes, our{kind} dishes tonight are {_join(dishes)}."
-    return f"Here is what I found: {output.output}."
+    detail = output.output.rstrip(".")
+    if output.is_error:
+        return f"Sorry, that did not work: {detail}."
+    try:
+        if isinstance(data, dict) and output.name in _ANSWERS:
+            return _ANSWERS[output.name](data)
+    except (KeyError, TypeError, ValueError):
+        pass  # a result of another shape: read it out as it is
+    return f"Here is what I found: {detail}."
+
+
+def _weather_answer(data: dict[str, Any]) -> str:
+    return f"It's {data['condition']} and {data['temperature_c']} degrees in {data['city']} today."
+
+
+def _booking_answer(data: dict[str, Any]) -> str:
+    return (
+        f"Done: a table for {data['guests']} at {spoken_time(str(data['time']))} tonight. "
+        f"Your booking number is {data['booking_number']}."
+    )
+
+
+def _dishes_answer(data: dict[str, Any]) -> str:
+    dishes = [str(d) for d in data["dishes"]]
+    if not dishes:
+        return "Sorry, we have nothing like that tonight."
+    kind = "" if data.get("diet") in (None, "any") else f" {data['diet']}"
+    return f"Yes, our{kind} dishes tonight are {_join(dishes)}."
+
+
+_ANSWERS = {"get_weather": _weather_answer, "book_table": _booking_answer, "find_dishes": _dishes_answer}

@@ -16,23 +16,12 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..chat import ChatMessage
-from ..events import EventName
+from ..events import EVENT_NAMES, EventName
 from ..media.frame import AudioFrame
 from ..metrics import TurnMetrics
 from .script import ScriptLine
 
-SESSION_EVENTS: tuple[EventName, ...] = (
-    "agent_state_changed",
-    "user_state_changed",
-    "user_input_transcribed",
-    "conversation_item_added",
-    "function_tools_executed",
-    "speech_created",
-    "metrics_collected",
-    "engine_changed",
-    "error",
-    "close",
-)
+SESSION_EVENTS: tuple[EventName, ...] = EVENT_NAMES  # every event a session emits
 
 TimedFrames = list[tuple[float, AudioFrame]]  # (loop time, frame)
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Literal, TextIO
 
 from ..log import configure_logging
+from ..media.frame import AudioFrame
 from ..providers.fallback import AvailabilityChangedEvent, FallbackLLM
 from ..providers.llm import LLM
 from ..providers.stt import STT
@@ -114,48 +115,39 @@ async def run_demo(options: DemoOptions, stream: TextIO | None = None) -> DemoRe
     env = check_environment()
     require_ready(env)
     kind, notices = choose_transport(options.transport, env)
+    _check_output(options.output)
     view.message("LivekitexAgent demo: a phone call to a restaurant's voice agent", style="1")
     began = time.monotonic()
     view.message("preparing: loading the VAD and speech recognition models, synthesizing the caller's voice")
     providers, clips = await asyncio.gather(
         prepare_providers(options.llm, env), synthesize_lines(CALL_SCRIPT)
     )
-    notices += providers.notices
-    transport_name = MemoryCall.name if kind == "memory" else "local LiveKit server"
-    info = CallInfo(
-        transport=transport_name,
-        llm=providers.llm_label,
-        stt="local PocketSphinx, biased to the script's phrases",
-        tts=f"local espeak-ng (agent voice {AGENT_VOICE}, caller voice {CALLER_VOICE})",
-        vad="local Silero",
-        notices=notices,
-    )
-    recorder = CallRecorder(info, CALL_SCRIPT)
-    if isinstance(providers.llm, FallbackLLM):
-        providers.llm.on("availability_changed", lambda e: _note_availability(recorder, e))
-    transport = _make_transport(kind, recorder)
-    for line in (f"transport: {info.transport}", f"LLM: {info.llm}", f"STT: {info.stt}", f"TTS: {info.tts}"):
-        view.message("  " + line)
-    for notice in notices:
-        view.message("  note: " + notice, style="33")
-
-    def make_session() -> AgentSession:
-        return AgentSession(vad=providers.vad, stt=providers.stt, llm=providers.llm, tts=providers.tts)
-
     try:
-        await transport.prepare(view)
+        info = CallInfo(
+            transport=MemoryCall.name if kind == "memory" else "local LiveKit server",
+            llm=providers.llm_label,
+            stt="local PocketSphinx, biased to the script's phrases",
+            tts=f"local espeak-ng (agent voice {AGENT_VOICE}, caller voice {CALLER_VOICE})",
+            vad="local Silero",
+            notices=notices + providers.notices,
+        )
+        recorder = CallRecorder(info, CALL_SCRIPT)
+        if isinstance(providers.llm, FallbackLLM):
+            providers.llm.on("availability_changed", lambda e: _note_availability(recorder, e))
+        for line in (
+            f"transport: {info.transport}",
+            f"LLM: {info.llm}",
+            f"STT: {info.stt}",
+            f"TTS: {info.tts}",
+        ):
+            view.message("  " + line)
+        for notice in info.notices:
+            view.message("  note: " + notice, style="33")
+        transport = await _start_transport(kind, options.transport, recorder, view)
         view.message(f"ready in {time.monotonic() - began:.1f} s; the call starts\n")
-        recorder.start()
-        view.follow(recorder)
-        await transport.open(make_session, BistroConcierge)
-        await run_caller(transport, recorder, clips, reply_timeout=options.reply_timeout)
+        await _call(transport, recorder, providers, clips, view, options.reply_timeout)
     finally:
-        try:
-            await transport.aclose()
-        finally:
-            recorder.finish()
-            await view.stop()
-            await providers.aclose()
+        await providers.aclose()
     checks = check_call(recorder)
     summary = summarize(checks)
     files = write_reports(options.output, recorder, checks)
@@ -165,6 +157,65 @@ async def run_demo(options: DemoOptions, stream: TextIO | None = None) -> DemoRe
     view.message(summary.text(), style="32" if summary.passed else "31")
     view.message(f"output: {files.folder.resolve()}")
     return DemoResult(checks, summary, files, recorder)
+
+
+def _check_output(folder: Path) -> None:
+    """Fail before the call, not after it, when the reports cannot be written."""
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as e:
+        raise DemoSetupError(
+            f"cannot write the reports to --output {str(folder)!r}: {e.strerror or e}"
+        ) from e
+
+
+async def _start_transport(
+    kind: str, choice: TransportChoice, recorder: CallRecorder, view: LiveView
+) -> CallTransport:
+    """The transport, ready for the call; a LiveKit server that fails to start falls back to memory
+    (with a notice) unless ``--transport livekit`` was asked for."""
+    if kind == "memory":
+        return MemoryCall(recorder)
+    from .livekit import LiveKitCall
+
+    transport = LiveKitCall(recorder)
+    try:
+        await transport.prepare(view)
+        return transport
+    except (OSError, RuntimeError, TimeoutError) as e:
+        await transport.aclose()
+        reason = (str(e).splitlines() or [type(e).__name__])[0]
+        if choice == "livekit":
+            raise DemoSetupError(f"the local LiveKit server could not start: {reason}") from e
+        notice = f"the local LiveKit server could not start ({reason}): using the in-memory I/O instead"
+        recorder.info.notices.append(notice)
+        recorder.info.transport = MemoryCall.name
+        view.message("  note: " + notice, style="33")
+        return MemoryCall(recorder)
+
+
+async def _call(
+    transport: CallTransport,
+    recorder: CallRecorder,
+    providers: _Providers,
+    clips: list[AudioFrame],
+    view: LiveView,
+    reply_timeout: float,
+) -> None:
+    def make_session() -> AgentSession:
+        return AgentSession(vad=providers.vad, stt=providers.stt, llm=providers.llm, tts=providers.tts)
+
+    recorder.start()
+    view.follow(recorder)
+    try:
+        await transport.open(make_session, BistroConcierge)
+        await run_caller(transport, recorder, clips, reply_timeout=reply_timeout)
+    finally:
+        try:
+            await transport.aclose()
+        finally:
+            recorder.finish()
+            await view.stop()
 
 
 def _note_availability(recorder: CallRecorder, event: AvailabilityChangedEvent) -> None:

@@ -1,17 +1,27 @@
 """Worker capacity: memory and CPU per added session, and dispatch latency, on a local livekit-server.
 
-A worker (process executor) registers with a local ``livekit-server --dev``; the bench dispatches
-``--sessions`` rooms one after the other and measures
+A worker (process executor, forkserver) registers with a local ``livekit-server --dev``. A caller
+process (``bench/capacity_caller.py``, so the worker's numbers hold only the agents) joins
+``--sessions`` rooms and, once its agent is there, says an espeak-ng clip every ``--cycle``
+seconds. The bench dispatches the agent to the rooms one after the other. Each job runs a full
+``AgentSession``: Silero VAD (loaded once per process by the prewarm function) and the testing
+fakes for STT, LLM and TTS with zero delays, through the LiveKit room I/O. Measured:
 
 - dispatch latency: offer accepted → entrypoint running (in its job process), p50/p95;
-- memory per added session: PSS (and USS) of the worker's process tree, all sessions running,
-  minus the same with the worker idle (prewarmed), divided by the number of sessions;
-- CPU per session: CPU time of the process tree over a window, same difference, in % of one core.
+- memory per added session: PSS (and USS) summed over the worker's process tree (main process and
+  job processes; the forkserver is left out, its pages are shared with its children) with every
+  session in conversation, minus the same with the worker idle (one prewarmed process), divided by
+  the number of sessions. This counts the processes started for the sessions too. The split below
+  it: a busy process's USS minus an idle prewarmed process's USS, per job it hosts (what one more
+  session costs inside a process), and an idle process's PSS (what each process costs);
+- CPU per session: CPU time of the process tree over ``--window`` seconds, loaded minus idle, in %
+  of one core;
+- turns answered: replies the callers saw finish (the agent's ``lk.agent.state`` went back to
+  listening) against the clips they said: the agents really converse.
 
-The default entrypoint joins the room and publishes a microphone track fed with paced silence
-(the shape of a voice agent without its models); ``--entrypoint module:function`` plugs in another
-one (e.g. a full AgentSession once the caller audio is scripted). ``--compare`` also runs the same
-load with one job per process (the livekit-agents default) for reference.
+``--compare`` runs the same load with one job per process first (the livekit-agents default).
+``--entrypoint silent`` uses a session-less entrypoint that only publishes paced silence, or
+``--entrypoint module:function`` another one (with the module's ``prewarm(proc)``, if it has one).
 
 Usage: ``python bench/worker_capacity.py [--sessions 12] [--jobs-per-process 6] [--compare]``
 Last line: ``RESULT worker_capacity sessions=... mem_per_session_mb=... cpu_pct_per_session=...
@@ -22,23 +32,56 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import importlib
+import json
 import logging
 import os
+import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import psutil
 from livekit import api, rtc
 
+from livekitex_agent import Agent
 from livekitex_agent.config import load_worker_settings
 from livekitex_agent.metrics import percentile
+from livekitex_agent.session import AgentSession
+from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS
 from livekitex_agent.testing.livekit_server import LiveKitServer, start_livekit_server
-from livekitex_agent.worker import JobContext, Worker, WorkerOptions
+from livekitex_agent.worker import JobContext, JobProcess, Worker, WorkerOptions
 
 MB = 1024 * 1024
-MAX_SESSION_SECONDS = 600  # the default entrypoint's loop is bounded
+MAX_SESSION_SECONDS = 600  # the silent entrypoint's loop is bounded
+CALLER = Path(__file__).with_name("capacity_caller.py")
+USER_LINE = "what time is it in paris"
+REPLY = "It is noon in Paris."
+
+
+# -- the agents ------------------------------------------------------------------------------------
+def prewarm(proc: JobProcess) -> None:
+    """Load the Silero model once per job process; every session of the process shares it."""
+    from livekitex_agent.plugins import local
+
+    vad = local.SileroVAD()
+    vad.prewarm()
+    proc.userdata["vad"] = vad
+
+
+async def voice_agent_session(ctx: JobContext) -> None:
+    """A full voice agent: Silero VAD and zero-delay fakes, heard and spoken through the room."""
+    await ctx.connect()
+    session = AgentSession(
+        vad=ctx.proc.userdata["vad"],
+        stt=FakeSTT(default=USER_LINE),
+        llm=FakeLLM(default=REPLY, keep_requests=1),
+        tts=FakeTTS(),
+    )
+    ctx.attach_session(session)
+    await session.start(Agent("You tell the time."), room=ctx.room, input_sample_rate=16000)
 
 
 async def silent_voice_session(ctx: JobContext) -> None:
@@ -55,11 +98,13 @@ async def silent_voice_session(ctx: JobContext) -> None:
         await source.capture_frame(frame)  # waits while the source's queue is full: real-time pacing
 
 
+# -- measuring -------------------------------------------------------------------------------------
 @dataclass
 class Sample:
     pss_mb: float
     uss_mb: float
     cpu_pct: float  # of one core
+    hosts: list[tuple[int, float, float]] = field(default_factory=list)  # (jobs, PSS MB, USS MB)
 
 
 @dataclass
@@ -70,6 +115,8 @@ class RunResult:
     idle: Sample
     loaded: Sample
     dispatch_ms: list[float]
+    said: int = 0
+    replies: int = 0
 
     @property
     def mem_per_session_mb(self) -> float:
@@ -83,32 +130,38 @@ class RunResult:
     def cpu_pct_per_session(self) -> float:
         return max(0.0, self.loaded.cpu_pct - self.idle.cpu_pct) / self.sessions
 
-
-def tree_pids(worker: Worker) -> list[int]:
-    return [os.getpid(), *(h.pid for h in worker.manager.hosts if h.pid)]
+    def split(self) -> tuple[float, float] | None:
+        """(USS per job inside a busy process, PSS of an idle prewarmed process), if measurable."""
+        idle = [h for h in self.idle.hosts if h[0] == 0]
+        busy = [h for h in self.loaded.hosts if h[0] > 0]
+        if not idle or not busy:
+            return None
+        idle_uss = sum(h[2] for h in idle) / len(idle)
+        per_job = sum((h[2] - idle_uss) / h[0] for h in busy) / len(busy)
+        return per_job, sum(h[1] for h in idle) / len(idle)
 
 
 async def sample(worker: Worker, window: float) -> Sample:
-    procs = []
-    for pid in tree_pids(worker):
-        try:
-            procs.append(psutil.Process(pid))
-        except psutil.Error:
-            pass
-    before = {p.pid: sum(p.cpu_times()[:2]) for p in procs}
+    procs: list[tuple[int, psutil.Process]] = [(-1, psutil.Process())]
+    for h in worker.manager.hosts:
+        with contextlib.suppress(psutil.Error):
+            if h.pid:
+                procs.append((len(h.job_ids), psutil.Process(h.pid)))
+    before = {p.pid: sum(p.cpu_times()[:2]) for _, p in procs}
     start = time.monotonic()
     await asyncio.sleep(window)
     elapsed = time.monotonic() - start
-    pss = uss = cpu = 0.0
-    for p in procs:
-        try:
+    result = Sample(0.0, 0.0, 0.0)
+    for jobs, p in procs:
+        with contextlib.suppress(psutil.Error):
             info = p.memory_full_info()
-            pss += getattr(info, "pss", info.rss) / MB
-            uss += info.uss / MB
-            cpu += (sum(p.cpu_times()[:2]) - before[p.pid]) / elapsed * 100.0
-        except psutil.Error:
-            pass
-    return Sample(pss, uss, cpu)
+            pss, uss = getattr(info, "pss", info.rss) / MB, info.uss / MB
+            result.pss_mb += pss
+            result.uss_mb += uss
+            result.cpu_pct += (sum(p.cpu_times()[:2]) - before[p.pid]) / elapsed * 100.0
+            if jobs >= 0:
+                result.hosts.append((jobs, pss, uss))
+    return result
 
 
 async def wait_for(predicate: Any, timeout: float, what: str) -> None:
@@ -119,36 +172,98 @@ async def wait_for(predicate: Any, timeout: float, what: str) -> None:
         await asyncio.sleep(0.1)
 
 
-async def run_once(
-    server: LiveKitServer, entrypoint: Any, sessions: int, jobs_per_process: int, window: float
-) -> RunResult:
+# -- the caller process ----------------------------------------------------------------------------
+class CallerProcess:
+    """``capacity_caller.py`` in a child process, spoken to over its stdin/stdout."""
+
+    def __init__(self, server: LiveKitServer, rooms: list[str], cycle: float, seconds: float) -> None:
+        self._args = [
+            sys.executable, str(CALLER), "--url", server.url, "--rooms", ",".join(rooms),
+            "--cycle", str(cycle), "--seconds", str(seconds),
+        ]  # fmt: skip
+        self._env = {**os.environ, "LIVEKIT_API_KEY": server.api_key, "LIVEKIT_API_SECRET": server.api_secret}
+        self._proc: asyncio.subprocess.Process | None = None
+
+    async def start(self, timeout: float = 60.0) -> None:
+        self._proc = await asyncio.create_subprocess_exec(
+            *self._args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=self._env
+        )
+        msg = await asyncio.wait_for(self._read(), timeout)
+        if msg.get("event") != "ready":
+            raise RuntimeError(f"the caller process did not get ready: {msg}")
+
+    async def _read(self) -> dict[str, Any]:
+        assert self._proc is not None and self._proc.stdout is not None
+        line = await self._proc.stdout.readline()
+        if not line:
+            raise RuntimeError(f"the caller process ended (exit code {await self._proc.wait()})")
+        result: dict[str, Any] = json.loads(line)
+        return result
+
+    async def stop(self, timeout: float = 30.0) -> dict[str, Any]:
+        """Ask the callers to hang up; their counts of said clips and finished replies."""
+        proc = self._proc
+        if proc is None:
+            return {}
+        try:
+            assert proc.stdin is not None
+            with contextlib.suppress(OSError):
+                proc.stdin.write(b"stop\n")
+                await proc.stdin.drain()
+                proc.stdin.close()
+            return await asyncio.wait_for(self._read(), timeout)
+        finally:
+            if proc.returncode is None:
+                with contextlib.suppress(ProcessLookupError):
+                    proc.kill()
+            await proc.wait()
+            self._proc = None
+
+
+# -- one run ---------------------------------------------------------------------------------------
+@dataclass
+class Plan:
+    entrypoint: Any
+    prewarm_fnc: Any
+    sessions: int
+    window: float
+    settle: float
+    cycle: float
+
+
+async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> RunResult:
     agent_name = f"capacity-{jobs_per_process}"
     options = WorkerOptions(
-        entrypoint=entrypoint,
+        entrypoint=plan.entrypoint,
+        prewarm_fnc=plan.prewarm_fnc,
         agent_name=agent_name,
         jobs_per_process=jobs_per_process,
         num_idle_processes=1,
-        max_jobs=sessions * 2,
+        max_jobs=plan.sessions * 2,
         load_threshold=1.0,
         ws_url=server.url,
         api_key=server.api_key,
         api_secret=server.api_secret,
         http_port=0,
         memory_warn_mb=0,
+        log_level="WARNING",
     )
     worker = Worker(options, load_worker_settings(options.settings_defaults(), env={}))
     dispatch_ms: list[float] = []
-
-    def on_started(job_id: str, record: Any) -> None:
-        dispatch_ms.append((record.running_at - record.accepted_at) * 1000.0)
-
-    worker.on("job_started", on_started)
+    worker.on(
+        "job_started",
+        lambda _id, record: dispatch_ms.append((record.running_at - record.accepted_at) * 1000.0),
+    )
+    rooms = [f"cap-{jobs_per_process}-{os.getpid()}-{i}" for i in range(plan.sessions)]
+    seconds = 90.0 + plan.sessions * 2.0 + plan.settle + plan.window  # the callers' own bound
+    callers = CallerProcess(server, rooms, plan.cycle, seconds)
+    counts: dict[str, Any] = {}
     await worker.start()
     try:
         await worker.wait_registered(20)
         await asyncio.sleep(1.0)
-        idle = await sample(worker, window)
-        rooms = [f"cap-{jobs_per_process}-{i}" for i in range(sessions)]
+        idle = await sample(worker, plan.window)
+        await callers.start()
         async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lk:
             for i, room in enumerate(rooms):
                 await lk.agent_dispatch.create_dispatch(
@@ -159,62 +274,76 @@ async def run_once(
                     return len(dispatch_ms) >= n
 
                 await wait_for(started, 30, f"job {i + 1} to start")
-
-            async def all_joined() -> bool:
-                for room in rooms:
-                    resp = await lk.room.list_participants(api.ListParticipantsRequest(room=room))
-                    if not any(
-                        p.kind == rtc.ParticipantKind.PARTICIPANT_KIND_AGENT for p in resp.participants
-                    ):
-                        return False
-                return True
-
-            await wait_for(all_joined, 60, "every agent to join its room")
-            await asyncio.sleep(2.0)  # let the media settle
-            loaded = await sample(worker, window)
+            await asyncio.sleep(plan.settle)  # agents join, subscribe and start talking
+            loaded = await sample(worker, plan.window)
             processes = len([h for h in worker.manager.hosts if h.job_ids])
+            counts = await callers.stop()
             for room in rooms:
-                await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+                with contextlib.suppress(Exception):
+                    await lk.room.delete_room(api.DeleteRoomRequest(room=room))
     finally:
+        await callers.stop()
         await worker.aclose()
-    return RunResult(jobs_per_process, sessions, processes, idle, loaded, dispatch_ms)
+    said = sum(counts.get("said", {}).values())
+    replies = sum(counts.get("replies", {}).values())
+    return RunResult(jobs_per_process, plan.sessions, processes, idle, loaded, dispatch_ms, said, replies)
 
 
 def report(r: RunResult) -> None:
     print(
         f"jobs_per_process={r.jobs_per_process}: {r.sessions} sessions in {r.processes} process(es); "
-        f"idle PSS {r.idle.pss_mb:.0f} MB, loaded PSS {r.loaded.pss_mb:.0f} MB "
-        f"(USS {r.idle.uss_mb:.0f} → {r.loaded.uss_mb:.0f} MB); "
-        f"per session: {r.mem_per_session_mb:.1f} MB PSS, {r.uss_per_session_mb:.1f} MB USS, "
-        f"{r.cpu_pct_per_session:.2f}% CPU; dispatch p50 {percentile(r.dispatch_ms, 50):.0f} ms, "
-        f"p95 {percentile(r.dispatch_ms, 95):.0f} ms"
+        f"tree PSS {r.idle.pss_mb:.0f} → {r.loaded.pss_mb:.0f} MB, USS {r.idle.uss_mb:.0f} → "
+        f"{r.loaded.uss_mb:.0f} MB; per session: {r.mem_per_session_mb:.1f} MB PSS, "
+        f"{r.uss_per_session_mb:.1f} MB USS, {r.cpu_pct_per_session:.2f}% CPU; "
+        f"dispatch p50 {percentile(r.dispatch_ms, 50):.0f} ms, p95 {percentile(r.dispatch_ms, 95):.0f} ms; "
+        f"turns answered {r.replies} of {r.said} clips said"
     )
+    split = r.split()
+    if split is not None:
+        print(
+            f"  inside a process: {split[0]:.1f} MB USS per hosted session; "
+            f"an idle prewarmed job process: {split[1]:.1f} MB PSS"
+        )
 
 
-def load_entrypoint(spec: str | None) -> Any:
-    if not spec:
-        return silent_voice_session
+def load_entrypoint(spec: str) -> tuple[Any, Any]:
+    if spec == "voice":
+        return voice_agent_session, prewarm
+    if spec == "silent":
+        return silent_voice_session, None
     module, _, name = spec.partition(":")
-    return getattr(importlib.import_module(module), name)
+    mod = importlib.import_module(module)
+    return getattr(mod, name), getattr(mod, "prewarm", None)  # the module's prewarm(proc), if any
 
 
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sessions", type=int, default=12)
     parser.add_argument("--jobs-per-process", type=int, default=6)
-    parser.add_argument("--window", type=float, default=5.0, help="seconds of CPU measurement")
-    parser.add_argument("--entrypoint", default=None, help="module:function (default: silent voice session)")
+    parser.add_argument("--window", type=float, default=8.0, help="seconds of CPU measurement")
+    parser.add_argument(
+        "--settle", type=float, default=5.0, help="seconds between the last dispatch and measuring"
+    )
+    parser.add_argument("--cycle", type=float, default=4.0, help="seconds between a caller's turns")
+    parser.add_argument(
+        "--entrypoint", default="voice", help="voice (default: full AgentSession), silent, or module:function"
+    )
     parser.add_argument("--compare", action="store_true", help="also run with one job per process")
     args = parser.parse_args()
-    if not 1 <= args.sessions <= 200 or args.jobs_per_process < 1:
-        parser.error(f"--sessions={args.sessions} must be in 1..200 and --jobs-per-process ≥ 1")
+    if not 1 <= args.sessions <= 100 or not 1 <= args.jobs_per_process <= 100:
+        parser.error(
+            f"--sessions={args.sessions} and --jobs-per-process={args.jobs_per_process} must be in 1..100"
+        )
+    if not 1.0 <= args.window <= 60.0 or not 0.0 <= args.settle <= 60.0 or not 2.0 <= args.cycle <= 30.0:
+        parser.error("--window must be in 1..60 s, --settle in 0..60 s, --cycle in 2..30 s")
     logging.basicConfig(level=logging.WARNING)
-    entrypoint = load_entrypoint(args.entrypoint)
+    entrypoint, prewarm_fnc = load_entrypoint(args.entrypoint)
+    plan = Plan(entrypoint, prewarm_fnc, args.sessions, args.window, args.settle, args.cycle)
     server = start_livekit_server()
     try:
         if args.compare:
-            report(await run_once(server, entrypoint, args.sessions, 1, args.window))
-        result = await run_once(server, entrypoint, args.sessions, args.jobs_per_process, args.window)
+            report(await run_once(server, plan, 1))
+        result = await run_once(server, plan, args.jobs_per_process)
         report(result)
     finally:
         server.stop()

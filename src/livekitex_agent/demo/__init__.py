@@ -38,7 +38,13 @@ def _configure(p: argparse.ArgumentParser) -> None:
                       help="force the live terminal view")  # fmt: skip
     view.add_argument("--plain", dest="tty", action="store_const", const=False,
                       help="plain line output (the default when stdout is not a terminal)")  # fmt: skip
-    p.add_argument("--log-level", default="WARNING", help="framework log level (default: WARNING)")
+    p.add_argument(
+        "--log-level",
+        type=str.upper,
+        choices=("DEBUG", "INFO", "WARNING", "ERROR"),
+        default="WARNING",
+        help="framework log level (default: WARNING)",
+    )
 
 
 def _handler(args: argparse.Namespace, options: Any) -> int:

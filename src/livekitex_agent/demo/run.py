@@ -226,14 +226,6 @@ def _note_availability(recorder: CallRecorder, event: AvailabilityChangedEvent) 
         recorder.note("error", f"{name} failed ({event.error}); the next provider answers")
 
 
-def _make_transport(kind: str, recorder: CallRecorder) -> CallTransport:
-    if kind == "memory":
-        return MemoryCall(recorder)
-    from .livekit import LiveKitCall
-
-    return LiveKitCall(recorder)
-
-
 def main(args: argparse.Namespace) -> int:
     """The ``demo`` subcommand: 0 when every check passed, 1 when not, 2 when set-up is missing."""
     level = str(args.log_level).upper()

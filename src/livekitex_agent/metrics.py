@@ -17,7 +17,8 @@ class TurnMetrics:
     """Latencies of one agent turn, in seconds (``None`` when a stage did not run).
 
     - ``end_of_utterance_delay``: end of user speech → end-of-turn decision
-    - ``transcription_delay``: end of user speech → final transcript available (STT latency)
+    - ``transcription_delay``: STT latency: the speech segment handed to the STT → its final transcript
+      (the VAD's closing silence is part of ``end_of_utterance_delay``, not of this)
     - ``llm_ttft``: LLM request sent → first token
     - ``tts_ttfb``: first text sent to TTS → first audio byte
     - ``framework_delay``: end-of-turn decision → first agent audio frame written, minus provider time

@@ -17,8 +17,8 @@ STAGES = (
 )
 INSTALL_HINT = "pip install 'livekitex-agent[demo]'"
 NOTE = (
-    "end of utterance, STT and end-to-end count from the end of the caller's speech, so they include\n"
-    "the VAD's silence window; LLM is time to first token, TTS time to first audio"
+    "end of utterance and end-to-end count from the end of the caller's speech, so they include the\n"
+    "VAD's silence window; STT is the decoding time, LLM time to first token, TTS time to first audio"
 )
 
 

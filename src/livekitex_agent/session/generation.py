@@ -40,6 +40,7 @@ class TurnTiming:
 
     speech_end: float | None = None  # end of user speech (VAD)
     transcript_done: float | None = None  # final transcript available
+    transcription: float | None = None  # seconds the STT took for the last segment
     end_of_turn: float | None = None  # the session decided the user was done
 
 
@@ -423,8 +424,7 @@ class ReplyGeneration:
         if turn.speech_end is not None:
             if turn.end_of_turn is not None:
                 m.end_of_utterance_delay = max(0.0, turn.end_of_turn - turn.speech_end)
-            if turn.transcript_done is not None:
-                m.transcription_delay = max(0.0, turn.transcript_done - turn.speech_end)
+            m.transcription_delay = turn.transcription
             if t.playback_start is not None:
                 m.e2e_latency = t.playback_start - turn.speech_end
         if t.llm_request is not None and t.llm_first_chunk is not None:

@@ -64,6 +64,7 @@ class AudioRecognition:
         self._turn_parts: list[str] = []
         self._speech_end: float | None = None
         self._transcript_done: float | None = None
+        self._stt_seconds: float | None = None  # how long the last segment took to transcribe
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._silence_ok = False
@@ -145,6 +146,7 @@ class AudioRecognition:
             logger.exception("STT %s failed", stt.label)
             self._hooks.error(e, "stt")
         self._transcript_done = self._loop.time()
+        self._stt_seconds = self._transcript_done - started
         if text:
             self._turn_parts.append(text)
             self._hooks.transcript(text, True)
@@ -188,7 +190,10 @@ class AudioRecognition:
         text = " ".join(self._turn_parts)
         self._turn_parts = []
         timing = TurnTiming(
-            speech_end=self._speech_end, transcript_done=self._transcript_done, end_of_turn=self._loop.time()
+            speech_end=self._speech_end,
+            transcript_done=self._transcript_done,
+            end_of_turn=self._loop.time(),
+            transcription=self._stt_seconds,
         )
         self._hooks.end_of_turn(text, timing)
 

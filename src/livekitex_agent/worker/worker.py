@@ -198,7 +198,8 @@ class Worker:
             await ws.close()
             if self._registered.is_set():
                 self._registered.clear()
-                logger.warning("disconnected from the server")
+                # losing the server is news; leaving it because we close is not
+                (logger.debug if self._closing else logger.warning)("disconnected from the server")
                 self._emitter.emit("disconnected")
 
     async def _run_connection(self, ws: aiohttp.ClientWebSocketResponse) -> None:

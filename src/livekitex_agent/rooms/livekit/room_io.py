@@ -34,6 +34,8 @@ def _is_microphone(publication: rtc.TrackPublication) -> bool:
     )
 
 
+LINK_SETTLE_SECONDS = 0.3  # first link only: a user waiting for the agent loses nothing
+
 class LiveKitRoomIO(SessionIO):
     """Session I/O for a connected :class:`rtc.Room`.
 
@@ -225,11 +227,11 @@ class LiveKitRoomIO(SessionIO):
     # -- room events ----------------------------------------------------------------------------
     def _on_participant_connected(self, participant: rtc.RemoteParticipant) -> None:
         if self._linked is None:
-            # the server announces participants in batches, not in join order: pick the earliest
-            # joiner once the SDK has handled the whole batch
+            # the server announces participants in batches, not in join order, and the SDK hands a
+            # batch over across several loop turns: let it settle, then pick the earliest joiner
             if not self._link_scheduled:
                 self._link_scheduled = True
-                asyncio.get_running_loop().call_soon(self._deferred_link)
+                asyncio.get_running_loop().call_later(LINK_SETTLE_SECONDS, self._deferred_link)
         elif self._away and participant.identity == self._linked:
             self._link(participant)
 

@@ -4,26 +4,30 @@ A worker (process executor, forkserver) registers with a local ``livekit-server 
 process (``bench/capacity_caller.py``, so the worker's numbers hold only the agents) joins
 ``--sessions`` rooms and, once its agent is there, says an espeak-ng clip every ``--cycle``
 seconds. The bench dispatches the agent to the rooms one after the other. Each job runs a full
-``AgentSession``: Silero VAD (loaded once per process by the prewarm function) and the testing
-fakes for STT, LLM and TTS with zero delays, through the LiveKit room I/O. Measured:
+``AgentSession`` (``bench/capacity_agent.py``): Silero VAD (loaded once per process by the
+prewarm function) and the testing fakes for STT, LLM and TTS with zero delays, through the
+LiveKit room I/O. Measured:
 
 - dispatch latency: offer accepted → entrypoint running (in its job process), p50/p95;
-- memory per added session: PSS (and USS) summed over the worker's process tree (main process and
-  job processes; the forkserver is left out, its pages are shared with its children) with every
-  session in conversation, minus the same with the worker idle (one prewarmed process), divided by
-  the number of sessions. This counts the processes started for the sessions too. The split below
-  it: a busy process's USS minus an idle prewarmed process's USS, per job it hosts (what one more
-  session costs inside a process), and an idle process's PSS (what each process costs);
+- memory per added session: PSS (and USS) summed over the worker's process tree (main process,
+  forkserver, job processes: PSS sums to the physical memory the tree uses) with every session in
+  conversation, minus the same with the worker idle (one prewarmed job process), divided by the
+  number of sessions. This counts the job processes started for the sessions too. Printed below
+  it: a busy job process's private dirty memory (heap, anonymous and copied-on-write pages; not
+  the code of shared libraries, which a lone process would otherwise be charged in full) minus
+  an idle prewarmed one's, per session it hosts (what one more session costs inside a process),
+  and an idle prewarmed job process's own (what each process costs on its own);
 - CPU per session: CPU time of the process tree over ``--window`` seconds, loaded minus idle, in %
   of one core;
 - turns answered: replies the callers saw finish (the agent's ``lk.agent.state`` went back to
   listening) against the clips they said: the agents really converse.
 
 ``--compare`` runs the same load with one job per process first (the livekit-agents default).
-``--entrypoint silent`` uses a session-less entrypoint that only publishes paced silence, or
+``--preload`` loads the Silero model in the forkserver, so job processes share it.
+``--entrypoint silent`` uses a session-less entrypoint that only publishes paced silence;
 ``--entrypoint module:function`` another one (with the module's ``prewarm(proc)``, if it has one).
 
-Usage: ``python bench/worker_capacity.py [--sessions 12] [--jobs-per-process 6] [--compare]``
+Usage: ``python bench/worker_capacity.py [--sessions 12] [--jobs-per-process 6] [--compare] [--preload]``
 Last line: ``RESULT worker_capacity sessions=... mem_per_session_mb=... cpu_pct_per_session=...
 dispatch_p50_ms=... dispatch_p95_ms=...``
 """
@@ -44,58 +48,17 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from livekit import api, rtc
+from capacity_agent import PRELOAD_ENV, prewarm, silent_voice_session, voice_agent_session
+from livekit import api
 
-from livekitex_agent import Agent
 from livekitex_agent.config import load_worker_settings
 from livekitex_agent.metrics import percentile
-from livekitex_agent.session import AgentSession
-from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS
 from livekitex_agent.testing.livekit_server import LiveKitServer, start_livekit_server
-from livekitex_agent.worker import JobContext, JobProcess, Worker, WorkerOptions
+from livekitex_agent.worker import Worker, WorkerOptions
 
 MB = 1024 * 1024
-MAX_SESSION_SECONDS = 600  # the silent entrypoint's loop is bounded
-CALLER = Path(__file__).with_name("capacity_caller.py")
-USER_LINE = "what time is it in paris"
-REPLY = "It is noon in Paris."
-
-
-# -- the agents ------------------------------------------------------------------------------------
-def prewarm(proc: JobProcess) -> None:
-    """Load the Silero model once per job process; every session of the process shares it."""
-    from livekitex_agent.plugins import local
-
-    vad = local.SileroVAD()
-    vad.prewarm()
-    proc.userdata["vad"] = vad
-
-
-async def voice_agent_session(ctx: JobContext) -> None:
-    """A full voice agent: Silero VAD and zero-delay fakes, heard and spoken through the room."""
-    await ctx.connect()
-    session = AgentSession(
-        vad=ctx.proc.userdata["vad"],
-        stt=FakeSTT(default=USER_LINE),
-        llm=FakeLLM(default=REPLY, keep_requests=1),
-        tts=FakeTTS(),
-    )
-    ctx.attach_session(session)
-    await session.start(Agent("You tell the time."), room=ctx.room, input_sample_rate=16000)
-
-
-async def silent_voice_session(ctx: JobContext) -> None:
-    """Join, publish a microphone track and feed it paced 20 ms frames of silence until shut down."""
-    await ctx.connect()
-    source = rtc.AudioSource(48000, 1)
-    track = rtc.LocalAudioTrack.create_audio_track("agent-voice", source)
-    options = rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
-    await ctx.room.local_participant.publish_track(track, options)
-    frame = rtc.AudioFrame.create(48000, 1, 960)
-    for _ in range(MAX_SESSION_SECONDS * 50):
-        if ctx.is_shutting_down:
-            break
-        await source.capture_frame(frame)  # waits while the source's queue is full: real-time pacing
+HERE = Path(__file__).resolve().parent
+CALLER = HERE / "capacity_caller.py"
 
 
 # -- measuring -------------------------------------------------------------------------------------
@@ -104,7 +67,7 @@ class Sample:
     pss_mb: float
     uss_mb: float
     cpu_pct: float  # of one core
-    hosts: list[tuple[int, float, float]] = field(default_factory=list)  # (jobs, PSS MB, USS MB)
+    hosts: list[tuple[int, float]] = field(default_factory=list)  # job processes: (jobs, private dirty MB)
 
 
 @dataclass
@@ -131,22 +94,28 @@ class RunResult:
         return max(0.0, self.loaded.cpu_pct - self.idle.cpu_pct) / self.sessions
 
     def split(self) -> tuple[float, float] | None:
-        """(USS per job inside a busy process, PSS of an idle prewarmed process), if measurable."""
+        """(private dirty MB per job inside a busy process, that of an idle prewarmed process)."""
         idle = [h for h in self.idle.hosts if h[0] == 0]
         busy = [h for h in self.loaded.hosts if h[0] > 0]
         if not idle or not busy:
             return None
-        idle_uss = sum(h[2] for h in idle) / len(idle)
-        per_job = sum((h[2] - idle_uss) / h[0] for h in busy) / len(busy)
-        return per_job, sum(h[1] for h in idle) / len(idle)
+        idle_mb = sum(h[1] for h in idle) / len(idle)
+        per_job = sum((h[1] - idle_mb) / h[0] for h in busy) / len(busy)
+        return per_job, idle_mb
 
 
 async def sample(worker: Worker, window: float) -> Sample:
-    procs: list[tuple[int, psutil.Process]] = [(-1, psutil.Process())]
+    """The worker's tree: its main process, the forkserver and the job processes (jobs ≥ 0)."""
+    main = psutil.Process()
+    procs: list[tuple[int, psutil.Process]] = [(-1, main)]
     for h in worker.manager.hosts:
         with contextlib.suppress(psutil.Error):
             if h.pid:
-                procs.append((len(h.job_ids), psutil.Process(h.pid)))
+                proc = psutil.Process(h.pid)
+                procs.append((len(h.job_ids), proc))
+                parent = proc.ppid()
+                if parent != main.pid and all(p.pid != parent for _, p in procs):
+                    procs.append((-1, psutil.Process(parent)))  # the forkserver
     before = {p.pid: sum(p.cpu_times()[:2]) for _, p in procs}
     start = time.monotonic()
     await asyncio.sleep(window)
@@ -160,8 +129,20 @@ async def sample(worker: Worker, window: float) -> Sample:
             result.uss_mb += uss
             result.cpu_pct += (sum(p.cpu_times()[:2]) - before[p.pid]) / elapsed * 100.0
             if jobs >= 0:
-                result.hosts.append((jobs, pss, uss))
+                result.hosts.append((jobs, private_dirty_mb(p.pid)))
     return result
+
+
+def private_dirty_mb(pid: int) -> float:
+    """Pages only this process wrote (Linux ``smaps_rollup``): its own memory, without shared code."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Private_Dirty:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return float("nan")
 
 
 async def wait_for(predicate: Any, timeout: float, what: str) -> None:
@@ -301,8 +282,8 @@ def report(r: RunResult) -> None:
     split = r.split()
     if split is not None:
         print(
-            f"  inside a process: {split[0]:.1f} MB USS per hosted session; "
-            f"an idle prewarmed job process: {split[1]:.1f} MB PSS"
+            f"  private dirty memory: {split[0]:.1f} MB per session inside a job process; "
+            f"an idle prewarmed job process: {split[1]:.1f} MB"
         )
 
 
@@ -329,6 +310,11 @@ async def main() -> None:
         "--entrypoint", default="voice", help="voice (default: full AgentSession), silent, or module:function"
     )
     parser.add_argument("--compare", action="store_true", help="also run with one job per process")
+    parser.add_argument(
+        "--preload",
+        action="store_true",
+        help="load the Silero model in the forkserver, shared by job processes",
+    )
     args = parser.parse_args()
     if not 1 <= args.sessions <= 100 or not 1 <= args.jobs_per_process <= 100:
         parser.error(
@@ -337,6 +323,11 @@ async def main() -> None:
     if not 1.0 <= args.window <= 60.0 or not 0.0 <= args.settle <= 60.0 or not 2.0 <= args.cycle <= 30.0:
         parser.error("--window must be in 1..60 s, --settle in 0..60 s, --cycle in 2..30 s")
     logging.basicConfig(level=logging.WARNING)
+    # the forkserver imports the entrypoint's module by name but, on Python 3.11, ignores our
+    # sys.path: let it find capacity_agent.py through the environment it inherits
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
+    if args.preload:
+        os.environ[PRELOAD_ENV] = "1"  # read by the forkserver when it imports this module
     entrypoint, prewarm_fnc = load_entrypoint(args.entrypoint)
     plan = Plan(entrypoint, prewarm_fnc, args.sessions, args.window, args.settle, args.cycle)
     server = start_livekit_server()

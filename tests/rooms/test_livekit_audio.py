@@ -47,7 +47,8 @@ async def test_input_yields_the_callers_voice_at_the_requested_rate(livekit_serv
         await asyncio.wait_for(collect(), 10)
         assert io.linked_participant == "caller"
         assert {(f.sample_rate, f.num_channels) for f in frames} == {(16000, 1)}
-        last = combine_frames(frames[-50:])  # the last half second: the track is well started
+        assert {f.samples_per_channel for f in frames} == {320}  # 20 ms frames: half the per-frame work
+        last = combine_frames(frames[-25:])  # the last half second: the track is well started
         assert last.rms_dbfs() > -20.0  # a 0.3-amplitude tone is about -13.5 dBFS
         spectrum = np.abs(np.fft.rfft(last.data.astype(np.float32)))
         peak_hz = float(np.argmax(spectrum)) * 16000 / last.data.size
@@ -185,3 +186,10 @@ async def test_the_first_words_wait_for_someone_to_listen(livekit_server: LiveKi
         finally:
             await caller.disconnect()
         await io.aclose()
+
+
+def test_input_frame_duration_is_validated_with_the_bad_value() -> None:
+    from livekitex_agent.rooms.livekit.audio_input import RoomAudioInput
+
+    with pytest.raises(ValueError, match="0.5"):
+        RoomAudioInput(frame_duration=0.5)

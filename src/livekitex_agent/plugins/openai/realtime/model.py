@@ -13,13 +13,11 @@ from ....log import install_redaction
 from ....providers import realtime
 from ....providers.base import RetryPolicy
 from ....providers.realtime import Modality, RealtimeOptions, TurnDetection
+from ..client import BASE_URL_ENV, DEFAULT_BASE_URL, resolve_api_key
 from .session import RealtimeSession
 
 logger = logging.getLogger("livekitex_agent.plugins.openai.realtime")
 
-API_KEY_ENV = "OPENAI_API_KEY"
-BASE_URL_ENV = "OPENAI_BASE_URL"
-DEFAULT_BASE_URL = "https://api.openai.com/v1"
 DEFAULT_RETRY = RetryPolicy(max_retries=5, base_delay=0.5, max_delay=8.0, timeout=None)
 
 
@@ -82,9 +80,7 @@ class RealtimeModel(realtime.RealtimeModel):
                 raise ConfigError(f"{name} must be positive, got {value!r}")
         if renew_margin < 0:
             raise ConfigError(f"renew_margin must be >= 0, got {renew_margin!r}")
-        key = (api_key if api_key is not None else os.environ.get(API_KEY_ENV, "")).strip()
-        if not key:
-            raise ConfigError(f"no OpenAI API key: set the {API_KEY_ENV} environment variable or pass api_key=...")
+        key = resolve_api_key(api_key)
         self._api_key = key
         install_redaction([key])
         self.base_url = (base_url or os.environ.get(BASE_URL_ENV, "") or DEFAULT_BASE_URL).strip()

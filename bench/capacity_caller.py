@@ -7,6 +7,7 @@ It follows each agent's ``lk.agent.state`` attribute to count the replies it fin
 
 Protocol with the bench (one JSON object per line): stdout ``{"event": "ready", "joined": n}`` once
 every room is joined, then, after the bench writes ``stop`` (or closes stdin), or after ``--seconds``,
+the callers start no new clip, wait for the answers to the clips already said (bounded), and print
 ``{"event": "done", "said": {room: n}, "replies": {room: n}}``. Credentials come from
 ``LIVEKIT_API_KEY`` / ``LIVEKIT_API_SECRET``, never from the command line.
 
@@ -55,6 +56,7 @@ class Caller:
         self._cycle[: clip.size] = clip
         self._delay = round(offset * RATE) // FRAME  # frames of silence before the first turn (stagger)
         self._agent_here = asyncio.Event()
+        self._finishing = False  # no new clip: the bench is about to stop
         self._source = rtc.AudioSource(RATE, 1, queue_size_ms=100)
         self._task: asyncio.Task[None] | None = None
 
@@ -92,7 +94,7 @@ class Caller:
         pos = 0
         delay = self._delay
         for _ in range(int(max_seconds * RATE / FRAME)):  # bounded
-            if not self._agent_here.is_set() or delay > 0:
+            if not self._agent_here.is_set() or delay > 0 or (self._finishing and pos == 0):
                 delay -= self._agent_here.is_set()
                 view[:] = silence
             else:
@@ -101,6 +103,11 @@ class Caller:
                 view[:] = self._cycle[pos : pos + FRAME]
                 pos = (pos + FRAME) % self._cycle.size
             await self._source.capture_frame(frame)  # paced: waits while the source's queue is full
+
+    async def finish(self, timeout: float) -> None:
+        """Say no new clip and wait (at most ``timeout`` seconds) for the answer to the last one."""
+        self._finishing = True
+        await self.replies.wait_for(self.said, timeout)
 
     async def aclose(self) -> None:
         if self._task is not None:
@@ -147,6 +154,7 @@ async def main() -> None:
         remaining = max(0.0, args.seconds - (time.monotonic() - started))
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(_stop_requested(), remaining)
+        await asyncio.gather(*(c.finish(args.cycle + 2.0) for c in callers))
     finally:
         await asyncio.gather(*(c.aclose() for c in callers), return_exceptions=True)
     _emit(

@@ -1,9 +1,10 @@
 """The callers of ``bench/worker_capacity.py``, run as a separate process so the worker's numbers are clean.
 
 One process joins every room given on the command line as a caller participant, publishes a
-microphone track and, once the agent is in the room, says the same espeak-ng clip again and again
+microphone track and, once the agent listens, says the same espeak-ng clip again and again
 with silence in between (a turn every ``--cycle`` seconds, the rooms staggered over the cycle).
-It follows each agent's ``lk.agent.state`` attribute to count the replies it finished.
+It starts once the agent's ``lk.agent.state`` attribute says ``listening`` (its session hears
+from then on) and follows that attribute to count the replies it finished.
 
 Protocol with the bench (one JSON object per line): stdout ``{"event": "ready", "joined": n}`` once
 every room is joined, then, after the bench writes ``stop`` (or closes stdin), or after ``--seconds``,
@@ -42,7 +43,7 @@ def _is_agent(p: rtc.Participant) -> bool:
 
 
 class Caller:
-    """One room: a caller who speaks a clip every ``cycle`` seconds once the agent has joined."""
+    """One room: a caller who speaks a clip every ``cycle`` seconds once the agent listens."""
 
     def __init__(self, room_name: str, clip: np.ndarray, cycle: float, offset: float) -> None:
         self.room_name = room_name
@@ -79,12 +80,15 @@ class Caller:
         self._task = asyncio.get_running_loop().create_task(self._speak(), name=f"caller-{self.room_name}")
 
     def _on_participant(self, p: rtc.Participant) -> None:
-        if _is_agent(p):
+        if _is_agent(p) and p.attributes.get(ATTR_AGENT_STATE) == "listening":
             self._agent_here.set()
 
     def _on_attributes(self, changed: dict[str, str], p: rtc.Participant) -> None:
         if _is_agent(p) and ATTR_AGENT_STATE in changed:
-            self.replies.on_state(changed[ATTR_AGENT_STATE])
+            state = changed[ATTR_AGENT_STATE]
+            self.replies.on_state(state)
+            if state == "listening":  # the agent's session runs: it hears what is said from now on
+                self._agent_here.set()
 
     async def _speak(self, max_seconds: float = 3600.0) -> None:
         buf = bytearray(2 * FRAME)

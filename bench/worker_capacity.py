@@ -287,6 +287,18 @@ def report(r: RunResult) -> None:
         )
 
 
+def start_server(attempts: int = 3) -> LiveKitServer:
+    """A local livekit-server; another process may take one of its free ports first: try again."""
+    for attempt in range(1, attempts + 1):
+        try:
+            return start_livekit_server()
+        except RuntimeError as e:
+            if attempt == attempts or "address already in use" not in str(e):
+                raise
+            logging.warning("livekit-server could not bind its ports (attempt %d); retrying", attempt)
+    raise AssertionError("unreachable")
+
+
 def load_entrypoint(spec: str) -> tuple[Any, Any]:
     if spec == "voice":
         return voice_agent_session, prewarm
@@ -330,7 +342,7 @@ async def main() -> None:
         os.environ[PRELOAD_ENV] = "1"  # read by the forkserver when it imports this module
     entrypoint, prewarm_fnc = load_entrypoint(args.entrypoint)
     plan = Plan(entrypoint, prewarm_fnc, args.sessions, args.window, args.settle, args.cycle)
-    server = start_livekit_server()
+    server = start_server()
     try:
         if args.compare:
             report(await run_once(server, plan, 1))

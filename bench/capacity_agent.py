@@ -4,15 +4,11 @@ The worker's forkserver imports the entrypoint's module before it forks any job 
 script's ``__main__`` is not preloaded that way on Python 3.11 (the forkserver is not told the
 main module's path), so the agents live here, under a real module name.
 
-With ``CAPACITY_BENCH_PRELOAD=1`` (``--preload``), importing this module *in the forkserver*
-also loads the Silero model there: every job process forked afterwards shares the model's pages
-copy-on-write instead of loading its own (~20 MB each).
+With ``--preload`` the worker's forkserver also imports ``capacity_preload``, which loads the Silero
+model there: every job process forked afterwards shares its pages instead of loading its own.
 """
 
 from __future__ import annotations
-
-import os
-import sys
 
 from livekit import rtc
 
@@ -21,25 +17,9 @@ from livekitex_agent.session import AgentSession
 from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS
 from livekitex_agent.worker import JobContext, JobProcess
 
-PRELOAD_ENV = "CAPACITY_BENCH_PRELOAD"
 MAX_SESSION_SECONDS = 600  # the silent entrypoint's loop is bounded
 USER_LINE = "what time is it in paris"
 REPLY = "It is noon in Paris."
-
-
-def _in_forkserver() -> bool:
-    return "multiprocessing.forkserver" in sys.modules and sys.argv[:1] == ["-c"]
-
-
-def preload_models() -> None:
-    """Load the Silero model in this process (the forkserver), for its children to share."""
-    from livekitex_agent.plugins import local
-
-    local.SileroVAD().prewarm()
-
-
-if os.environ.get(PRELOAD_ENV) == "1" and _in_forkserver():
-    preload_models()
 
 
 def prewarm(proc: JobProcess) -> None:

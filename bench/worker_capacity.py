@@ -48,7 +48,7 @@ from pathlib import Path
 from typing import Any
 
 import psutil
-from capacity_agent import PRELOAD_ENV, prewarm, silent_voice_session, voice_agent_session
+from capacity_agent import prewarm, silent_voice_session, voice_agent_session
 from livekit import api
 
 from livekitex_agent.config import load_worker_settings
@@ -210,6 +210,7 @@ class Plan:
     window: float
     settle: float
     cycle: float
+    preload: tuple[str, ...] = ()
 
 
 async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> RunResult:
@@ -217,6 +218,7 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
     options = WorkerOptions(
         entrypoint=plan.entrypoint,
         prewarm_fnc=plan.prewarm_fnc,
+        preload=plan.preload,
         agent_name=agent_name,
         jobs_per_process=jobs_per_process,
         num_idle_processes=1,
@@ -335,13 +337,9 @@ async def main() -> None:
     if not 1.0 <= args.window <= 60.0 or not 0.0 <= args.settle <= 60.0 or not 2.0 <= args.cycle <= 30.0:
         parser.error("--window must be in 1..60 s, --settle in 0..60 s, --cycle in 2..30 s")
     logging.basicConfig(level=logging.WARNING)
-    # the forkserver imports the entrypoint's module by name but, on Python 3.11, ignores our
-    # sys.path: let it find capacity_agent.py through the environment it inherits
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in (str(HERE), os.environ.get("PYTHONPATH")) if p)
-    if args.preload:
-        os.environ[PRELOAD_ENV] = "1"  # read by the forkserver when it imports this module
     entrypoint, prewarm_fnc = load_entrypoint(args.entrypoint)
-    plan = Plan(entrypoint, prewarm_fnc, args.sessions, args.window, args.settle, args.cycle)
+    preload = ("capacity_preload",) if args.preload else ()
+    plan = Plan(entrypoint, prewarm_fnc, args.sessions, args.window, args.settle, args.cycle, preload)
     server = start_server()
     try:
         if args.compare:

@@ -11,14 +11,16 @@ load = max(CPU share of our processes, (running + accepted jobs) / capacity).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import math
 import multiprocessing
 import os
 import pickle
+import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 
 from livekit.protocol import agent as pa
@@ -123,10 +125,12 @@ class WorkerManager:
                 "livekitex_agent.worker.proc_child",
                 "livekitex_agent.rooms.livekit",  # skipped by the forkserver if it cannot be imported
                 self._opts.entrypoint.__module__,
+                *self._opts.preload,
             ]
             self._mp.set_forkserver_preload(list(dict.fromkeys(preload)))  # type: ignore[union-attr]
-        starts = [self._spawn() for _ in range(self.num_idle)]
-        results = await asyncio.gather(*starts, return_exceptions=True)
+        with _forkserver_sees_our_path():
+            starts = [self._spawn() for _ in range(self.num_idle)]
+            results = await asyncio.gather(*starts, return_exceptions=True)
         errors = [r for r in results if isinstance(r, BaseException)]
         if errors and len(errors) == len(results):
             raise errors[0]
@@ -384,3 +388,18 @@ class WorkerManager:
                 )
             if not self._maintain_again or self._closed:
                 return
+
+
+@contextlib.contextmanager
+def _forkserver_sees_our_path() -> Iterator[None]:
+    """The forkserver starts with the first job process and, on Python 3.11, ignores our ``sys.path``:
+    hand it over through ``PYTHONPATH`` so the entrypoint's and the preload modules import there."""
+    saved = os.environ.get("PYTHONPATH")
+    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    try:
+        yield
+    finally:
+        if saved is None:
+            os.environ.pop("PYTHONPATH", None)
+        else:
+            os.environ["PYTHONPATH"] = saved

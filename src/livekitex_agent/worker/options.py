@@ -30,6 +30,9 @@ class WorkerOptions:
     - ``request_fnc(req)`` decides on each offer (``req.accept(...)`` / ``req.reject()``); default: accept.
     - ``prewarm_fnc(proc)`` runs once per worker process before it takes jobs (load models into
       ``proc.userdata``).
+    - ``preload``: module names the forkserver imports once, before it forks any job process: what
+      they load at import (e.g. ``SileroVAD().prewarm()``) is shared copy-on-write by every job process.
+      Such a module must start no thread (and never touch the LiveKit SDK).
     - ``executor``: ``"process"`` (a pool of prewarmed processes, each hosting up to
       ``jobs_per_process`` jobs on its own event loop) or ``"inprocess"`` (jobs run on the worker's
       own loop: tests and development).
@@ -40,6 +43,7 @@ class WorkerOptions:
     entrypoint: Entrypoint
     request_fnc: RequestFnc | None = None
     prewarm_fnc: PrewarmFnc | None = None
+    preload: tuple[str, ...] = ()  # modules the forkserver imports before forking job processes
     agent_name: str = ""
     jobs_per_process: int = 4
     num_idle_processes: int = 1

@@ -46,7 +46,12 @@ def test_console_runs_the_entrypoint_on_wav_files(tmp_path: Path) -> None:
     loud = np.flatnonzero(np.abs(out.data) > 1000) / out.sample_rate
     # user speech 0.25–1.25 s; FakeVAD ends it after 0.3 s of silence, then 0.5 s of endpointing
     assert 1.7 <= loud[0] <= 2.0
-    assert abs((loud[-1] - loud[0]) - len("Hi! Nice to hear you.") * 0.05) < 0.05
+    # the whole reply is in the file: count 20 ms windows with sound (a late frame on a busy machine
+    # lands a little later on the file's timeline, but is never lost or doubled)
+    win = out.sample_rate // 50
+    n = out.data.size // win
+    voiced = (np.abs(out.data[: n * win].reshape(n, win)).max(axis=1) > 1000).sum() * 0.02
+    assert abs(voiced - len("Hi! Nice to hear you.") * 0.05) <= 0.04
 
 
 def test_console_without_input_is_a_clear_error(tmp_path: Path) -> None:

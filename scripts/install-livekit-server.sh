@@ -10,6 +10,9 @@ say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 if [ -x "$BIN" ] && "$BIN" --version 2>/dev/null | grep -q "$VERSION"; then
     exit 0
 fi
+if [ -n "${LIVEKIT_SERVER_BIN:-}" ] && [ -x "$LIVEKIT_SERVER_BIN" ]; then
+    exit 0  # the user brings their own server binary; the tests use it
+fi
 
 SUDO=""
 if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
@@ -24,8 +27,14 @@ GO=$(command -v go || echo /usr/local/go/bin/go)
 say "building livekit-server v$VERSION with go install (first time only, a few minutes)"
 mkdir -p .tools/bin
 # The checksum database is not reachable from every network; the module proxy still serves the
-# pinned module graph, and livekit-server's own go.sum pins every dependency.
-GOSUMDB=${GOSUMDB:-off} GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod \
-    "$GO" install "github.com/livekit/livekit-server/cmd/server@v$VERSION"
+# pinned module graph, and livekit-server's own go.sum pins every dependency. livekit-server needs
+# Go 1.26: GOTOOLCHAIN=auto lets an older Go (>= 1.21) fetch that toolchain from the module proxy.
+if ! GOSUMDB=${GOSUMDB:-off} GOTOOLCHAIN=${GOTOOLCHAIN:-auto} GOBIN="$PWD/.tools/bin" GOFLAGS=-mod=mod \
+    "$GO" install "github.com/livekit/livekit-server/cmd/server@v$VERSION"; then
+    echo "could not build livekit-server v$VERSION with $("$GO" version 2>/dev/null || echo "no Go")." >&2
+    echo "It needs Go >= 1.21 (which fetches Go 1.26 itself). Or point LIVEKIT_SERVER_BIN at an existing" >&2
+    echo "livekit-server binary, or skip it with LIVEKITEX_SKIP_SERVER=1 if you use LiveKit Cloud." >&2
+    exit 1
+fi
 mv -f .tools/bin/server "$BIN"
 "$BIN" --version

@@ -14,6 +14,7 @@ import numpy as np
 from livekit import api, rtc
 
 from livekitex_agent.events import EventEmitter
+from livekitex_agent.testing import wait_until as testing_wait_until
 from livekitex_agent.testing.livekit_server import LiveKitServer
 
 _room_ids = itertools.count()
@@ -55,11 +56,7 @@ async def rooms(server: LiveKitServer, prefix: str, *identities: str) -> AsyncIt
 
 async def wait_until(predicate: Callable[[], bool], timeout: float, what: str) -> None:
     """Poll ``predicate`` every 20 ms until it holds; fail the test after ``timeout`` seconds."""
-    deadline = time.monotonic() + timeout
-    while not predicate():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.02)
+    await testing_wait_until(predicate, timeout=timeout, what=what)
 
 
 class TonePublisher:

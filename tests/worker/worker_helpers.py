@@ -5,12 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+from livekitex_agent.testing import wait_until
+
 
 async def eventually(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> None:
     """Poll ``predicate`` (state outside this loop: files, other processes) until true or ``timeout``."""
-    async with asyncio.timeout(timeout):
-        while not predicate():  # noqa: ASYNC110 - the state lives in another process or the file system
-            await asyncio.sleep(interval)
+    await wait_until(predicate, timeout=timeout, interval=interval)
 
 
 async def eventually_async(

@@ -67,10 +67,6 @@ class SpeechSegmenter:
         self._segment: list[AudioFrame] = []
         self._segment_duration = 0.0
 
-    @property
-    def audio_time(self) -> float:
-        return self._time
-
     def process(self, window: AudioFrame, probability: float) -> Sequence[VADEvent]:
         dur = window.duration
         self._time += dur

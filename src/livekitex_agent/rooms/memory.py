@@ -34,7 +34,6 @@ class MemoryAudioInput(AudioInput):
         self._drained.set()
         self.record = record
         self.recorded: list[tuple[float, AudioFrame]] = []  # (loop time, frame) of speech pushed
-        self.frames_delivered = 0
 
     def push_audio(self, audio: AudioFrame) -> None:
         """Queue ``audio`` (any rate, mono) to be "spoken" into the microphone."""
@@ -85,7 +84,6 @@ class MemoryAudioInput(AudioInput):
             if delay > 0:
                 await asyncio.sleep(delay)
             next_time += self.frame_duration
-            self.frames_delivered += 1
             yield frame
 
 

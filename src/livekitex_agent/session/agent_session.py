@@ -341,9 +341,10 @@ class AgentSession(EventEmitter[EventName]):
                 # the model failed while we asked: the pipeline answers instead
         await ReplyGeneration(self, speech, instructions=instructions, turn=turn).run()
 
-    def _reply_to_pending_user_message(self) -> None:
+    def _reply_to_user(self, turn: TurnTiming | None = None) -> None:
+        """Answer the user's latest message (a finished spoken turn, or one left unanswered)."""
         speech = self._new_speech("generate_reply", None, user_initiated=False)
-        self._enqueue(speech, lambda: self._reply(speech))
+        self._enqueue(speech, lambda: self._reply(speech, turn=turn))
 
     def interrupt(self, *, force: bool = False) -> None:
         """Stop the current speech (and drop queued ones) if they allow interruptions, or ``force``."""
@@ -414,10 +415,6 @@ class AgentSession(EventEmitter[EventName]):
         gen: Any = self._current_generation
         if gen is not None:
             gen.on_playback_started(t)
-
-    def _reply_to_user_turn(self, timing: TurnTiming) -> None:
-        speech = self._new_speech("generate_reply", None, user_initiated=False)
-        self._enqueue(speech, lambda: self._reply(speech, turn=timing))
 
     # -- plumbing used by the engine --------------------------------------------------------------
     def _llm_for(self, agent: Agent) -> LLM | None:

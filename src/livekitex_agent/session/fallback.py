@@ -49,7 +49,6 @@ class EngineSwitch:
         self._recovery_interval = recovery_interval
         self.engine: RealtimeEngine | None = None
         self.active: Engine = "pipeline"
-        self.switch_count = 0
         self.last_switch_seconds: float | None = None  # failure noticed → pipeline ready
 
     def _new_engine(self) -> RealtimeEngine:
@@ -110,7 +109,6 @@ class EngineSwitch:
     def _enter_pipeline(self, *, old: Engine | None, reason: str) -> None:
         s = self._session
         self.active = "pipeline"
-        self.switch_count += old is not None
         if not s.can_run_pipeline:
             s._report_error(
                 RuntimeError(f"realtime failed ({reason}) and there is no pipeline to fall back to"),
@@ -129,7 +127,7 @@ class EngineSwitch:
                 return
             if isinstance(item, ChatMessage) and item.role == "user":
                 if item.content:
-                    s._reply_to_pending_user_message()
+                    s._reply_to_user()
                 else:
                     s.history.remove(item.id)  # untranscribed audio: the replay transcribes it again
                 return

@@ -39,7 +39,6 @@ class TurnTiming:
     """Loop-clock times of a user turn, used for the turn's latency metrics."""
 
     speech_end: float | None = None  # end of user speech (VAD)
-    transcript_done: float | None = None  # final transcript available
     transcription: float | None = None  # seconds the STT took for the last segment
     end_of_turn: float | None = None  # the session decided the user was done
 

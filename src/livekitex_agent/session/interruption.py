@@ -36,10 +36,6 @@ class InterruptionController:
         self._timer: asyncio.TimerHandle | None = None
         self.false_interruptions = 0
 
-    @property
-    def holding(self) -> bool:
-        return self._held is not None
-
     def on_speech_progress(self, speech_duration: float) -> None:
         if self._held is not None or speech_duration < self._options.min_interruption_duration:
             return

@@ -98,4 +98,4 @@ class PipelineListener:
             return
         s._add_history_item(message)
         s.interrupt()  # a new user turn supersedes what the agent was about to say
-        s._reply_to_user_turn(timing)
+        s._reply_to_user(timing)

@@ -296,7 +296,7 @@ class RealtimeEngine:
             async for msg in gen.messages:
                 entry = _Played(ChatMessage(role="assistant", content="", id=msg.item_id), msg)
                 played.append(entry)
-                text_task = self._loop.create_task(self._forward_text(msg, entry))
+                text_task = self._loop.create_task(self._forward_text(msg))
                 try:
                     resampler: Resampler | None = None
                     async for frame in msg.audio_stream:
@@ -359,7 +359,7 @@ class RealtimeEngine:
         if handoff is not None:
             await s.update_agent(handoff)
 
-    async def _forward_text(self, msg: rt.MessageGeneration, entry: _Played) -> None:
+    async def _forward_text(self, msg: rt.MessageGeneration) -> None:
         text_out = self._session._io.text_output if self._session._io else None
         first = True
         async for delta in msg.text_stream:
@@ -398,6 +398,5 @@ class RealtimeEngine:
             return
         m = TurnMetrics(speech_id=speech.id, engine="realtime", interrupted=speech.interrupted)
         m.e2e_latency = started - stopped
-        m.llm_ttft = m.e2e_latency
         self._session._emit_metrics(m)
         self._speech_stopped_at = None

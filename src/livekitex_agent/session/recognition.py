@@ -63,16 +63,11 @@ class AudioRecognition:
         self._stt_tasks: set[asyncio.Task[None]] = set()
         self._turn_parts: list[str] = []
         self._speech_end: float | None = None
-        self._transcript_done: float | None = None
         self._stt_seconds: float | None = None  # how long the last segment took to transcribe
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._silence_ok = False
         self._closed = False
-
-    @property
-    def user_speaking(self) -> bool:
-        return self._speaking
 
     @property
     def busy(self) -> bool:
@@ -145,8 +140,7 @@ class AudioRecognition:
         except Exception as e:  # a provider bug must not end the session
             logger.exception("STT %s failed", stt.label)
             self._hooks.error(e, "stt")
-        self._transcript_done = self._loop.time()
-        self._stt_seconds = self._transcript_done - started
+        self._stt_seconds = self._loop.time() - started
         if text:
             self._turn_parts.append(text)
             self._hooks.transcript(text, True)
@@ -191,7 +185,6 @@ class AudioRecognition:
         self._turn_parts = []
         timing = TurnTiming(
             speech_end=self._speech_end,
-            transcript_done=self._transcript_done,
             end_of_turn=self._loop.time(),
             transcription=self._stt_seconds,
         )

@@ -51,7 +51,8 @@ class SpeechSegmenter:
 
     Speech starts after ``min_speech_duration`` of windows above the threshold and ends after
     ``min_silence_duration`` below ``threshold - 0.15``. The END_OF_SPEECH event carries the
-    segment's audio, starting ``prefix_padding_duration`` before the detected start.
+    segment's audio, starting ``prefix_padding_duration`` before the detected start; the
+    START_OF_SPEECH event carries the same audio so far (what a streaming STT is fed first).
     """
 
     def __init__(self, opts: VADOptions) -> None:
@@ -95,6 +96,7 @@ class SpeechSegmenter:
                         timestamp=self._time - self._speech_run,
                         speech_duration=self._speech_duration,
                         probability=probability,
+                        frames=tuple(self._segment),
                     ),
                 )
             return _NONE

@@ -29,7 +29,9 @@ class VADEvent:
     speech_duration: float = 0.0  # seconds of speech in the current segment so far
     silence_duration: float = 0.0  # seconds of silence since speech ended (END_OF_SPEECH)
     probability: float = 0.0
-    frames: tuple[AudioFrame, ...] = ()  # END_OF_SPEECH: the segment's audio
+    # END_OF_SPEECH: the segment's audio. START_OF_SPEECH: the segment's audio so far (prefix padding
+    # and the speech that started it, up to ``timestamp + speech_duration``), for streaming STT
+    frames: tuple[AudioFrame, ...] = ()
 
 
 @dataclass(frozen=True)

@@ -46,6 +46,7 @@ class PipelineListener:
             min_endpointing_delay=opts.min_endpointing_delay,
             max_endpointing_delay=opts.max_endpointing_delay,
             language=session.language,
+            streaming=opts.stt_streaming,
         )
 
     # -- what the session calls -------------------------------------------------------------------

@@ -9,7 +9,12 @@ from ..errors import ConfigError
 
 @dataclass(frozen=True)
 class SessionOptions:
-    """Turn-taking, interruption and limit settings (seconds unless said otherwise)."""
+    """Turn-taking, interruption and limit settings (seconds unless said otherwise).
+
+    ``stt_streaming``: recognize with the STT's stream when it has one (``capabilities.streaming``):
+    interim transcripts while the user speaks, the final one soon after; False transcribes each VAD
+    segment once it has ended.
+    """
 
     allow_interruptions: bool = True
     min_interruption_duration: float = 0.5
@@ -22,6 +27,7 @@ class SessionOptions:
     idle_timeout: float | None = None
     max_history_items: int | None = 400
     max_history_tokens: int | None = 32_000
+    stt_streaming: bool = True
 
     def __post_init__(self) -> None:
         def positive(name: str, allow_zero: bool = True, allow_none: bool = False) -> None:
@@ -47,6 +53,8 @@ class SessionOptions:
             )
         if not isinstance(self.max_tool_steps, int) or self.max_tool_steps < 0:
             raise ConfigError(f"max_tool_steps must be an integer >= 0, got {self.max_tool_steps!r}")
+        if not isinstance(self.stt_streaming, bool):
+            raise ConfigError(f"stt_streaming must be True or False, got {self.stt_streaming!r}")
         if self.max_history_items is not None and self.max_history_items < 2:
             raise ConfigError(f"max_history_items must be >= 2 or None, got {self.max_history_items!r}")
         if self.max_history_tokens is not None and self.max_history_tokens < 16:

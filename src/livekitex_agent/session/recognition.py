@@ -1,17 +1,22 @@
-"""The pipeline's ears: input audio → VAD → per-segment STT → end-of-turn decision.
+"""The pipeline's ears: input audio → VAD → STT (streaming or per segment) → end-of-turn decision.
 
-``push_audio`` runs for every input frame and is synchronous: resample (once), VAD, done.
-Transcription runs per VAD segment in owned tasks; the end of the turn is decided when the user
-has been silent for ``min_endpointing_delay`` and every segment has its transcript (waiting for a
-slow transcript at most until ``max_endpointing_delay``).
+``push_audio`` runs for every input frame and is synchronous: resample (once), VAD, and with a
+streaming STT, push the same frame to the segment's stream. Transcription runs per VAD segment in
+owned tasks: with a streaming STT the stream opens at the start of speech (interim transcripts
+while the user speaks) and the final arrives soon after the end; otherwise the segment is
+transcribed once it has ended. A broken stream falls back to per-segment recognition of the same
+audio. The end of the turn is decided when the user has been silent for ``min_endpointing_delay``
+and every segment has its transcript (waiting for a slow transcript at most until
+``max_endpointing_delay``).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ProviderError
 from ..media.frame import AudioFrame, combine_frames
@@ -21,6 +26,7 @@ from ..providers.base import with_retries
 from ..providers.stt import STT
 from ..providers.vad import VAD, VADEvent, VADEventType, VADStream
 from .generation import TurnTiming
+from .stt_stream import StreamedSegment, StreamFailed
 
 logger = logging.getLogger("livekitex_agent.session")
 
@@ -49,6 +55,7 @@ class AudioRecognition:
         min_endpointing_delay: float,
         max_endpointing_delay: float,
         language: str | None = None,
+        streaming: bool = True,
     ) -> None:
         self._vad = vad
         self._stt = stt
@@ -56,10 +63,16 @@ class AudioRecognition:
         self._min_delay = min_endpointing_delay
         self._max_delay = max_endpointing_delay
         self._language = language
+        self._streaming = streaming and stt.capabilities.streaming
         self._loop = asyncio.get_running_loop()
         self._resampler = Resampler(vad.sample_rate)
         self._vad_stream: VADStream = vad.stream()
         self._speaking = False
+        self._samples_in = 0  # samples pushed to the VAD so far
+        self._frame: AudioFrame | None = None  # the frame being pushed to the VAD, and where it starts
+        self._frame_start = 0
+        self._segment: StreamedSegment | None = None  # the open streaming segment
+        self._segments: set[StreamedSegment] = set()  # every segment not closed yet
         self._stt_tasks: set[asyncio.Task[None]] = set()
         self._turn_parts: list[str] = []
         self._speech_end: float | None = None
@@ -83,8 +96,14 @@ class AudioRecognition:
         resampled = self._resampler.push(frame)
         if resampled is None:
             return
+        self._frame, self._frame_start = resampled, self._samples_in
+        self._samples_in += resampled.samples_per_channel
+        open_before = self._segment
         for event in self._vad_stream.push_frame(resampled):
             self._on_vad_event(event)
+        self._frame = None
+        if open_before is not None and self._segment is open_before:
+            open_before.push(resampled)  # the frame the VAD has, not a copy
 
     def end_input(self) -> None:
         """The input ended: close an open speech segment so its words still count."""
@@ -101,53 +120,125 @@ class AudioRecognition:
             self._silence_ok = False
             self._hooks.speech_started()
             self._hooks.speech_progress(event.speech_duration)
+            if self._streaming:
+                self._open_segment(event)
         elif event.type is VADEventType.END_OF_SPEECH:
             self._speaking = False
             # input is paced in real time, so audio-time silence is wall-time silence
             self._speech_end = self._loop.time() - event.silence_duration
             self._hooks.speech_ended()
-            if event.frames:
-                task = self._loop.create_task(self._transcribe(list(event.frames)), name="stt-segment")
-                self._stt_tasks.add(task)
-                task.add_done_callback(self._stt_tasks.discard)
+            segment, self._segment = self._segment, None
+            if segment is not None:  # (the rest of this frame is silence after the segment)
+                segment.end(event.frames)
+            elif event.frames:
+                self._start_task(self._transcribe(list(event.frames)), "stt-segment")
             self._arm_timers()
+
+    def _start_task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
+        task = self._loop.create_task(coro, name=name)
+        self._stt_tasks.add(task)
+        task.add_done_callback(self._stt_tasks.discard)
+
+    # -- streaming --------------------------------------------------------------------------------
+    def _open_segment(self, event: VADEvent) -> None:
+        segment = StreamedSegment(self._stt, language=self._language, on_interim=self._on_interim)
+        self._segment = segment
+        self._segments.add(segment)
+        self._start_task(self._stream_segment(segment), "stt-stream")
+        for frame in event.frames:  # the prefix padding and the speech that started the segment
+            segment.push(frame)
+        current = self._frame
+        if current is None:
+            return
+        # the rest of the current frame: what follows the audio the START event carried (a VAD
+        # that sends no frames with START gets the whole frame)
+        offset = 0
+        if event.frames:
+            end = round((event.timestamp + event.speech_duration) * current.sample_rate)
+            offset = min(max(end - self._frame_start, 0), current.samples_per_channel)
+        if offset < current.samples_per_channel:
+            segment.push(current if offset == 0 else AudioFrame(current.data[offset:], current.sample_rate))
+
+    def _on_interim(self, text: str) -> None:
+        if not self._closed:
+            self._hooks.transcript(text, False)
+
+    async def _stream_segment(self, segment: StreamedSegment) -> None:
+        try:
+            try:
+                text = await segment.result()
+                assert segment.ended_at is not None
+                now = self._loop.time()
+                self._hooks.usage(
+                    UsageMetrics(
+                        provider=self._stt.label,
+                        kind="stt",
+                        audio_duration=segment.audio_duration,
+                        duration=now - segment.opened_at,
+                    )
+                )
+                # the STT's share of the turn's latency: from the VAD's end of speech to the final
+                self._segment_done(text, max(0.0, now - segment.ended_at))
+            except StreamFailed as e:
+                cause = e.__cause__ if e.__cause__ is not None else e
+                if not isinstance(cause, ProviderError):
+                    logger.error("STT %s stream failed", self._stt.label, exc_info=cause)
+                self._hooks.error(cause, "stt")
+                frames = await segment.frames()  # the user's words are in the segment's audio
+                await segment.aclose()
+                started = self._loop.time()
+                text = await self._recognize(list(frames)) if frames else ""
+                self._segment_done(text, self._loop.time() - started)
+        finally:
+            await segment.aclose()
+            self._segments.discard(segment)
 
     # -- transcription ----------------------------------------------------------------------------
     async def _transcribe(self, frames: list[AudioFrame]) -> None:
+        started = self._loop.time()
+        text = await self._recognize(frames)
+        self._segment_done(text, self._loop.time() - started)
+
+    async def _recognize(self, frames: list[AudioFrame]) -> str:
+        """Transcribe one segment with ``stt.recognize`` (retried); errors are reported, text is ''."""
         stt = self._stt
         audio = combine_frames(frames)
         if stt.sample_rate is not None and audio.sample_rate != stt.sample_rate:
             audio = resample(audio, stt.sample_rate)
         started = self._loop.time()
-        text = ""
         try:
             result = await with_retries(
                 lambda: stt.recognize([audio], language=self._language),
                 policy=stt.retry_policy,
                 provider=stt.label,
             )
-            text = result.text.strip()
-            self._hooks.usage(
-                UsageMetrics(
-                    provider=stt.label,
-                    kind="stt",
-                    audio_duration=audio.duration,
-                    duration=self._loop.time() - started,
-                )
-            )
         except ProviderError as e:
             self._hooks.error(e, "stt")
+            return ""
         except Exception as e:  # a provider bug must not end the session
             logger.exception("STT %s failed", stt.label)
             self._hooks.error(e, "stt")
-        self._stt_seconds = self._loop.time() - started
+            return ""
+        self._hooks.usage(
+            UsageMetrics(
+                provider=stt.label,
+                kind="stt",
+                audio_duration=audio.duration,
+                duration=self._loop.time() - started,
+            )
+        )
+        return result.text.strip()
+
+    def _segment_done(self, text: str, stt_seconds: float) -> None:
+        """A segment's final transcript is in (``text`` may be empty): the turn may end now."""
+        self._stt_seconds = stt_seconds
         if text:
             self._turn_parts.append(text)
             self._hooks.transcript(text, True)
         self._hooks.segment_transcribed(text)
         task = asyncio.current_task()
         if task is not None:
-            self._stt_tasks.discard(task)  # this transcript is in: the turn may end now
+            self._stt_tasks.discard(task)
         self._maybe_end_turn()
 
     # -- end of turn ------------------------------------------------------------------------------
@@ -201,4 +292,8 @@ class AudioRecognition:
         for task in tasks:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        self._segment = None
+        for segment in list(self._segments):  # a task cancelled before it ran did not close its own
+            await segment.aclose()
+        self._segments.clear()
         self._vad_stream.close()

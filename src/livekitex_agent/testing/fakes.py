@@ -25,7 +25,7 @@ from ..media.frame import AudioFrame
 from ..providers.base import RetryPolicy
 from ..providers.llm import LLM, ChatChunk, CompletionUsage, GeneratorLLMStream, LLMStream, ToolChoice
 from ..providers.segmenter import SpeechSegmenter, WindowBuffer
-from ..providers.stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType
+from ..providers.stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
 from ..providers.tts import TTS, GeneratorTTSStream, TTSStream
 from ..providers.vad import VAD, VADEvent, VADOptions, VADStream
 from ..tools.function_tool import FunctionTool
@@ -86,6 +86,7 @@ class _EnergyVADStream(VADStream):
 class STTCall:
     audio_duration: float
     language: str | None
+    streamed: bool = False  # through ``stream()`` rather than ``recognize()``
 
 
 class FakeSTT(STT):
@@ -93,6 +94,12 @@ class FakeSTT(STT):
 
     An item may be a :class:`ProviderError` (raised instead) — to test error handling. When the
     script runs out, ``default`` is returned ('' = "no words", which the session treats as noise).
+
+    With ``streaming=True`` it also streams (``capabilities.streaming``): each stream takes the next
+    item; with ``interim_words`` it emits the item word by word as interim transcripts, one more
+    word per ``seconds_per_word`` of audio pushed, and the whole item as the final transcript at
+    ``end_input`` (after ``delay``). A :class:`ProviderError` item breaks the stream at its first
+    audio (the session then falls back to ``recognize``, which takes the next item).
     """
 
     retry_policy = FAST_RETRY
@@ -104,29 +111,113 @@ class FakeSTT(STT):
         delay: float = 0.0,
         default: str = "",
         sample_rate: int | None = 16000,
+        streaming: bool = False,
+        interim_words: bool = True,
+        seconds_per_word: float = 0.25,
     ) -> None:
+        if seconds_per_word <= 0:
+            raise ValueError(f"seconds_per_word must be positive, got {seconds_per_word!r}")
         self._script: list[str | ProviderError] = list(transcripts)
         self.delay = delay
         self.default = default
         self.sample_rate = sample_rate
+        self.capabilities = STTCapabilities(streaming=streaming, interim_results=streaming and interim_words)
+        self.interim_words = interim_words
+        self.seconds_per_word = seconds_per_word
         self.calls: list[STTCall] = []
 
     def add(self, *transcripts: str | ProviderError) -> None:
         self._script.extend(transcripts)
+
+    def _next(self) -> str | ProviderError:
+        return self._script.pop(0) if self._script else self.default
 
     async def recognize(self, frames: Sequence[AudioFrame], *, language: str | None = None) -> SpeechEvent:
         duration = sum(f.duration for f in frames)
         self.calls.append(STTCall(audio_duration=duration, language=language))
         if self.delay:
             await asyncio.sleep(self.delay)
-        item = self._script.pop(0) if self._script else self.default
+        item = self._next()
         if isinstance(item, ProviderError):
             raise item
-        return SpeechEvent(
-            type=SpeechEventType.FINAL_TRANSCRIPT,
-            alternatives=[SpeechAlternative(text=item, language=language, end_time=duration)],
-            audio_duration=duration,
-        )
+        return _final(item, language, duration)
+
+    def stream(self, *, language: str | None = None) -> STTStream:
+        if not self.capabilities.streaming:
+            return super().stream(language=language)
+        return _FakeSTTStream(self, self._next(), language)
+
+
+def _final(text: str, language: str | None, duration: float) -> SpeechEvent:
+    return SpeechEvent(
+        type=SpeechEventType.FINAL_TRANSCRIPT,
+        alternatives=[SpeechAlternative(text=text, language=language, end_time=duration)],
+        audio_duration=duration,
+    )
+
+
+class _FakeSTTStream(STTStream):
+    def __init__(self, stt: FakeSTT, item: str | ProviderError, language: str | None) -> None:
+        self._stt = stt
+        self._item = item
+        self._language = language
+        self._words = item.split() if isinstance(item, str) else []
+        self._shown = 0
+        self._audio = 0.0
+        self._ended = False
+        self._events: asyncio.Queue[SpeechEvent | ProviderError | None] = asyncio.Queue()
+        self._timer: asyncio.TimerHandle | None = None
+
+    def push_frame(self, frame: AudioFrame) -> None:
+        if self._ended:
+            raise RuntimeError("push_frame after end_input")
+        first = self._audio == 0.0
+        self._audio += frame.duration
+        if isinstance(self._item, ProviderError):
+            if first:
+                self._events.put_nowait(self._item)
+            return
+        if not self._stt.interim_words:
+            return
+        n = min(len(self._words), int(self._audio / self._stt.seconds_per_word + 1e-9))
+        if n > self._shown:
+            self._shown = n
+            alt = SpeechAlternative(text=" ".join(self._words[:n]), language=self._language)
+            self._events.put_nowait(
+                SpeechEvent(
+                    SpeechEventType.INTERIM_TRANSCRIPT, alternatives=[alt], audio_duration=self._audio
+                )
+            )
+
+    def end_input(self) -> None:
+        if self._ended:
+            return
+        self._ended = True
+        self._stt.calls.append(STTCall(audio_duration=self._audio, language=self._language, streamed=True))
+        if self._stt.delay:
+            self._timer = asyncio.get_running_loop().call_later(self._stt.delay, self._finish)
+        else:
+            self._finish()
+
+    def _finish(self) -> None:
+        self._timer = None
+        if isinstance(self._item, str):
+            self._events.put_nowait(_final(self._item, self._language, self._audio))
+        self._events.put_nowait(None)
+
+    async def __aiter__(self) -> AsyncIterator[SpeechEvent]:
+        while True:
+            event = await self._events.get()
+            if event is None:
+                return
+            if isinstance(event, ProviderError):
+                raise event
+            yield event
+
+    async def aclose(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
 
 
 # -- LLM ------------------------------------------------------------------------------------------

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import functools
 import subprocess
+from collections.abc import AsyncIterator
 
 import numpy as np
 
@@ -45,3 +48,25 @@ def chunks(frame: AudioFrame, duration: float = 0.02) -> list[AudioFrame]:
     return [
         AudioFrame(frame.data[i : i + n], frame.sample_rate) for i in range(0, frame.samples_per_channel, n)
     ]
+
+
+class LoopTicks:
+    """How many 5 ms sleeps the event loop managed (it keeps ticking unless something blocks it)."""
+
+    count = 0
+
+
+@contextlib.asynccontextmanager
+async def loop_ticks() -> AsyncIterator[LoopTicks]:
+    ticks = LoopTicks()
+
+    async def tick() -> None:
+        while True:
+            await asyncio.sleep(0.005)
+            ticks.count += 1
+
+    task = asyncio.create_task(tick())
+    try:
+        yield ticks
+    finally:
+        task.cancel()

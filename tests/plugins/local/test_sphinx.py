@@ -13,22 +13,8 @@ from livekitex_agent.plugins.local import PocketSphinxSTT
 from livekitex_agent.plugins.local import sphinx as sphinx_module
 from livekitex_agent.providers import SpeechEventType
 
-from ._audio import chunks, espeak_clip, white_noise
-
-PHRASES = [
-    "What is the weather in Paris?",
-    "Book a table for two at seven.",
-    "Cancel my reservation",
-    "turn on the kitchen lights",
-]
-
-
-@pytest.fixture(scope="module")
-def phrase_stt() -> Iterator[PocketSphinxSTT]:
-    stt = PocketSphinxSTT(phrases=PHRASES)
-    stt.prewarm()
-    yield stt
-    asyncio.run(stt.aclose())
+from ._audio import chunks, espeak_clip, loop_ticks, white_noise
+from .conftest import PHRASES
 
 
 @pytest.fixture(scope="module")
@@ -101,26 +87,15 @@ async def test_decoding_runs_off_the_event_loop_and_concurrently(
         return real_run(self, *args)  # type: ignore[arg-type]
 
     monkeypatch.setattr(sphinx_module._Decoder, "run", spy)
-    ticks = 0
-
-    async def ticker() -> None:
-        nonlocal ticks
-        while True:
-            await asyncio.sleep(0.005)
-            ticks += 1
-
-    task = asyncio.create_task(ticker())
-    try:
+    async with loop_ticks() as ticks:
         a, b = await asyncio.gather(
             lm_stt.recognize([espeak_clip("the quick brown fox jumps over the lazy dog")]),
             lm_stt.recognize([espeak_clip("play some jazz music")]),
         )
-    finally:
-        task.cancel()
     assert a.text and b.text
     assert seen and loop_thread not in seen
     assert len(set(seen)) == 2  # two decoders worked at the same time
-    assert ticks >= 5  # the loop kept running while the decoders worked
+    assert ticks.count >= 5  # the loop kept running while the decoders worked
 
 
 async def test_cancel_returns_the_decoder_and_the_next_call_works() -> None:

@@ -8,107 +8,24 @@ import math
 import threading
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
+import numpy.typing as npt
 
 from ...errors import ConfigError, ErrorCategory, ProviderError
 from ...media.frame import AudioFrame, combine_frames
 from ...media.resample import resample
-from ...providers.stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType
+from ...providers.stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
 from ._deps import require
+from .sphinx_decoder import SAMPLE_RATE, _Cancelled, _Decoder, decoding_error
 from .sphinx_grammar import PhraseGrammar
+from .sphinx_stream import SphinxStream
 
 logger = logging.getLogger("livekitex_agent.plugins.local")
 
-SAMPLE_RATE = 16000
-_CHUNK_BYTES = 640  # 20 ms: the decoder holds the GIL per call, so feed it small pieces
 _LANGUAGES = {"en", "en-us", "en_us"}
-_CMN_PRIOR = 500  # frames of weight pocketsphinx gives a cepstral mean set with set_cmn
-_CMN_PIECE = 250  # frames per piece when estimating an utterance's mean (rescaling starts at 300)
 _NOISE_RELATIVE_DB = -30.0  # comfort noise under the speech (see _add_comfort_noise)
-
-
-class _Cancelled(Exception):
-    pass
-
-
-@dataclass
-class _Pass:
-    text: str
-    score: float  # path score per frame (pocketsphinx log units); -inf without a hypothesis
-    confidence: float
-
-
-class _Decoder:
-    """One pocketsphinx decoder with its searches: the language model, and the phrase grammar plus
-    a free phone loop when phrases are set. Used by one thread at a time."""
-
-    def __init__(self, ps: Any, grammar: PhraseGrammar | None) -> None:
-        # fwdflat re-decodes the whole utterance inside end_utt (one long GIL hold) and buys little;
-        # remove_noise keeps noise statistics from one utterance to the next, so the same audio
-        # would decode differently depending on what the decoder heard before; maxhmmpf 3000 halves
-        # the language-model search time at no measured cost in accuracy (30k by default)
-        self.dec = ps.Decoder(loglevel="FATAL", fwdflat=False, remove_noise=False, maxhmmpf=3000)
-        self.lm_search = str(self.dec.current_search())
-        if grammar is not None:
-            self.dec.add_jsgf_string("phrases", grammar.jsgf())
-            self.dec.add_allphone_file("phones", ps.get_model_path("en-us/en-us-phone.lm.bin"))
-        # a one-word grammar: the cheapest search, for the feature-only pass of estimate_cmn
-        self.dec.add_jsgf_string("cmn", "#JSGF V1.0;\ngrammar cmn;\npublic <w> = a;\n")
-        self._cmn_size = len(str(self.dec.get_cmn()).split(","))
-        self._logmath = self.dec.get_logmath()
-
-    def estimate_cmn(self, pcm: memoryview, cancel: threading.Event) -> str:
-        """The cepstral mean of this utterance (what batch CMN would use), from a cheap pass.
-
-        The decoder's live CMN blends a prior (weight ``_CMN_PRIOR`` frames) with the frames seen;
-        starting from a zero prior, the utterance's own mean is ``live * (prior + n) / n``. Pieces
-        stay under ``_CMN_PIECE`` frames, below the point where the live estimate rescales itself.
-        """
-        dec = self.dec
-        dec.activate_search("cmn")
-        zero = ",".join(["0"] * self._cmn_size)
-        total = np.zeros(self._cmn_size)
-        frames = 0
-        piece = _CMN_PIECE * 160 * 2  # frames of 10 ms at 16 kHz, in bytes
-        for start in range(0, len(pcm), piece):
-            dec.set_cmn(zero)
-            dec.start_utt()
-            for i in range(start, min(start + piece, len(pcm)), _CHUNK_BYTES):
-                if cancel.is_set():
-                    dec.end_utt()
-                    raise _Cancelled
-                dec.process_raw(pcm[i : min(i + _CHUNK_BYTES, start + piece)])
-            live = np.array([float(x) for x in str(dec.get_cmn(True)).split(",")])
-            dec.end_utt()
-            n = int(dec.n_frames())
-            if n > 0:
-                total += live * (_CMN_PRIOR + n)
-                frames += n
-        if frames == 0:
-            return zero
-        return ",".join(f"{x:.4f}" for x in total / frames)
-
-    def run(self, search: str, pcm: memoryview, cmn: str, cancel: threading.Event) -> _Pass:
-        """Decode ``pcm`` (16 kHz PCM16 bytes) with ``search``, starting from cepstral mean ``cmn``."""
-        dec = self.dec
-        dec.activate_search(search)
-        dec.set_cmn(cmn)
-        dec.start_utt()
-        for i in range(0, len(pcm), _CHUNK_BYTES):
-            if cancel.is_set():
-                dec.end_utt()
-                raise _Cancelled
-            dec.process_raw(pcm[i : i + _CHUNK_BYTES])
-        dec.end_utt()
-        hyp = dec.hyp()
-        frames = max(1, int(dec.n_frames()))
-        if hyp is None:
-            return _Pass("", -math.inf, 0.0)
-        score = self._logmath.log(hyp.best_score) / frames if hyp.best_score > 0 else -math.inf
-        return _Pass(str(hyp.hypstr), score, float(hyp.prob))
 
 
 class PocketSphinxSTT(STT):
@@ -135,8 +52,19 @@ class PocketSphinxSTT(STT):
     held: call :meth:`prewarm` at start-up. Measured CPU per second of audio: ~130 ms with the
     language model, ~60 ms when a phrase matches (``bench/local_providers.py``).
 
-    Limits: English only; the whole segment is decoded after it ends (no interim results); a
-    sentence that differs from a phrase by one word may still come back as that phrase (grammar
+    Streaming (:meth:`stream`, what the session uses by default): a worker thread per stream decodes
+    the audio as it arrives with the language model and sends what it has heard so far as interim
+    transcripts (the first ~0.3 s of audio sets the cepstral mean of that pass, so interims are
+    rougher than the final). At the end, ``stream_final="exact"`` (the default) decodes the segment
+    again exactly as :meth:`recognize` would (same text; the final comes as late as with
+    per-segment recognition, and the stream costs about twice the CPU). ``stream_final="live"``
+    keeps the live pass's text (ready ~10-30 ms after the end of speech, one pass of CPU) at the
+    price of accuracy: about twice the word errors on espeak-ng speech (``bench/stt_streaming.py``);
+    with ``phrases`` the phrase check still runs at the end with the segment's own mean, so phrases
+    come back as with :meth:`recognize`. Streams share the ``max_decoders`` decoders with
+    :meth:`recognize` (a stream waits for a free one, buffering its audio, at most 30 s).
+
+    Limits: English only; a sentence that differs from a phrase by one word may still come back as that phrase (grammar
     recognizers snap to the closest phrase); phrase words must be in the CMU dictionary; exact
     digital silence is masked with seeded comfort noise 30 dB under the speech, because the
     acoustic model mishandles runs of zeros.
@@ -149,17 +77,23 @@ class PocketSphinxSTT(STT):
         phrase_margin: float = 8.0,
         max_decoders: int = 2,
         min_level_dbfs: float = -60.0,
+        stream_final: Literal["exact", "live"] = "exact",
     ) -> None:
         self._ps: Any = require("pocketsphinx", "pocketsphinx", "PocketSphinxSTT")
         if max_decoders < 1:
             raise ConfigError(f"PocketSphinxSTT max_decoders must be >= 1, got {max_decoders!r}")
         if not math.isfinite(phrase_margin):
             raise ConfigError(f"PocketSphinxSTT phrase_margin must be a finite number, got {phrase_margin!r}")
+        if stream_final not in ("exact", "live"):
+            raise ConfigError(f"PocketSphinxSTT stream_final must be 'exact' or 'live', got {stream_final!r}")
         self.grammar = None if phrases is None else PhraseGrammar.build(phrases, _vocabulary(self._ps))
         self.phrase_margin = phrase_margin
         self.max_decoders = max_decoders
         self.min_level_dbfs = min_level_dbfs
+        self.stream_final = stream_final
+        self.capabilities = STTCapabilities(streaming=True, interim_results=True)
         self._lock = threading.Lock()
+        self._slots = threading.BoundedSemaphore(max_decoders)  # decoders in use, by recognize or streams
         self._idle: list[_Decoder] = []
         self._executor: ThreadPoolExecutor | None = None
         self._noise = np.random.default_rng(20240611).standard_normal(SAMPLE_RATE * 4).astype(np.float32)
@@ -178,13 +112,7 @@ class PocketSphinxSTT(STT):
                 self._idle.append(decoder)
 
     async def recognize(self, frames: Sequence[AudioFrame], *, language: str | None = None) -> SpeechEvent:
-        if language is not None and language.lower() not in _LANGUAGES:
-            raise ProviderError(
-                f"PocketSphinxSTT only recognizes English, got language {language!r}",
-                provider=self.label,
-                retryable=False,
-                category=ErrorCategory.BAD_REQUEST,
-            )
+        self._check_language(language)
         audio = _prepare(frames)
         duration = audio.duration
         if duration == 0.0 or audio.rms_dbfs() < self.min_level_dbfs:
@@ -201,13 +129,22 @@ class PocketSphinxSTT(STT):
         except ProviderError:
             raise
         except Exception as e:
+            raise decoding_error(self.label, e) from e
+        return _event(text, confidence, duration)
+
+    def stream(self, *, language: str | None = None) -> STTStream:
+        """Recognize one utterance as it is spoken: interim transcripts, then the final at ``end_input``."""
+        self._check_language(language)
+        return SphinxStream(self)
+
+    def _check_language(self, language: str | None) -> None:
+        if language is not None and language.lower() not in _LANGUAGES:
             raise ProviderError(
-                f"pocketsphinx failed: {e}",
+                f"PocketSphinxSTT only recognizes English, got language {language!r}",
                 provider=self.label,
                 retryable=False,
-                category=ErrorCategory.SERVER,
-            ) from e
-        return _event(text, confidence, duration)
+                category=ErrorCategory.BAD_REQUEST,
+            )
 
     async def aclose(self) -> None:
         executor, self._executor = self._executor, None
@@ -223,16 +160,47 @@ class PocketSphinxSTT(STT):
         return self._executor
 
     def _job(self, pcm: bytes, cancel: threading.Event) -> tuple[str, float]:
-        with self._lock:
-            decoder = self._idle.pop() if self._idle else None
+        decoder = self._acquire(cancel)
         if decoder is None:
-            decoder = _Decoder(self._ps, self.grammar)
-        result = self._decode(decoder, memoryview(pcm), cancel)  # an error drops the decoder
-        with self._lock:
-            self._idle.append(decoder)
+            return "", 0.0
+        ok = False
+        try:
+            result = self._decode(decoder, memoryview(pcm), cancel)
+            ok = True
+        finally:
+            self._release(decoder, ok)  # an error drops the decoder
         return result
 
-    def _decode(self, decoder: _Decoder, pcm: memoryview, cancel: threading.Event) -> tuple[str, float]:
+    def _acquire(self, cancel: threading.Event) -> _Decoder | None:
+        """A decoder for this thread (waits while ``max_decoders`` are in use); None if cancelled."""
+        while not self._slots.acquire(timeout=0.05):
+            if cancel.is_set():
+                return None
+        try:
+            with self._lock:
+                decoder = self._idle.pop() if self._idle else None
+            return decoder if decoder is not None else _Decoder(self._ps, self.grammar)
+        except BaseException:
+            self._slots.release()
+            raise
+
+    def _release(self, decoder: _Decoder, keep: bool) -> None:
+        if keep:
+            with self._lock:
+                self._idle.append(decoder)
+        self._slots.release()
+
+    def _decode(
+        self,
+        decoder: _Decoder,
+        pcm: memoryview,
+        cancel: threading.Event,
+        lm_result: tuple[str, float] | None = None,
+    ) -> tuple[str, float]:
+        """The segment's text and confidence: a phrase if one matches, else the language model's
+        text (``lm_result`` when the caller already has it, e.g. from a live pass)."""
+        if lm_result is not None and self.grammar is None:
+            return lm_result
         try:
             # each utterance is normalized with its own cepstral mean, not one carried over from
             # earlier calls (or other sessions)
@@ -249,6 +217,8 @@ class PocketSphinxSTT(STT):
                     logger.debug("phrase %r rejected: margin %.1f < %.1f", phrase, margin, self.phrase_margin)
                 else:
                     logger.debug("grammar did not complete a phrase (got %r)", grammar_pass.text)
+            if lm_result is not None:
+                return lm_result
             result = decoder.run(decoder.lm_search, pcm, cmn, cancel)
             return result.text, result.confidence
         except _Cancelled:
@@ -258,10 +228,15 @@ class PocketSphinxSTT(STT):
         """Quiet noise 30 dB under the segment's level: exact-zero stretches (synthetic or gated audio)
         otherwise wreck the acoustic model's features. Seeded, so results are reproducible."""
         level = 10.0 ** (audio.rms_dbfs() / 20.0) * 32768.0
-        n = audio.samples_per_channel
-        reps = -(-n // self._noise.size)
-        noise = np.tile(self._noise, reps)[:n] if reps > 1 else self._noise[:n]
-        mixed = audio.data.astype(np.float32) + noise * (level * 10.0 ** (_NOISE_RELATIVE_DB / 20.0))
+        return self._mix_noise(audio.data, level, 0)
+
+    def _mix_noise(self, samples: npt.NDArray[np.int16], level: float, position: int) -> bytes:
+        """``samples`` plus the seeded noise (from ``position`` in it) at ``level`` - 30 dB, as PCM16 bytes."""
+        n = samples.size
+        start = position % self._noise.size
+        reps = -(-(start + n) // self._noise.size)
+        noise = np.tile(self._noise, reps)[start : start + n] if reps > 1 else self._noise[start : start + n]
+        mixed = samples.astype(np.float32) + noise * (level * 10.0 ** (_NOISE_RELATIVE_DB / 20.0))
         return np.clip(mixed, -32768, 32767).astype("<i2").tobytes()
 
 

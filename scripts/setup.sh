@@ -13,6 +13,11 @@ if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; f
 need_apt=()
 command -v espeak-ng >/dev/null 2>&1 || need_apt+=(espeak-ng)
 command -v sox >/dev/null 2>&1 || need_apt+=(sox)
+# the microphone/speaker console and its tests: PortAudio, and a private PulseAudio server with
+# virtual devices that PortAudio reaches through ALSA's pulse plugin
+for pkg in pulseaudio pulseaudio-utils libportaudio2 libasound2-plugins; do
+    dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "install ok installed" || need_apt+=("$pkg")
+done
 if [ ${#need_apt[@]} -gt 0 ]; then
     say "installing system packages: ${need_apt[*]}"
     export DEBIAN_FRONTEND=noninteractive

@@ -104,8 +104,8 @@ def test_console_delegates_to_the_console_runner(monkeypatch: pytest.MonkeyPatch
 
     seen: list[tuple[Any, Any, Any]] = []
 
-    def fake_run_console(options: WorkerOptions, *, input_wav: str | None, output_wav: str | None) -> int:
-        seen.append((options, input_wav, output_wav))
+    def fake_run_console(options: WorkerOptions, opts: console.ConsoleOptions) -> int:
+        seen.append((options, opts.input_wav, opts.output_wav))
         return 0
 
     monkeypatch.setattr(console, "run_console", fake_run_console)

@@ -23,6 +23,7 @@ from .log import configure_logging
 if TYPE_CHECKING:
     from .config import WorkerSettings
     from .worker import WorkerOptions
+    from .worker.console import ConsoleOptions
 
 logger = logging.getLogger("livekitex_agent.cli")
 
@@ -184,24 +185,74 @@ def _connect(args: argparse.Namespace, options: WorkerOptions | None) -> int:
 
 
 def _configure_console(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Talk to the agent locally, no server. By default through the microphone and speakers; "
+        "with --input-wav, a WAV file plays the user and the agent's voice goes to --output-wav. "
+        "Ctrl-C ends the session."
+    )
     p.add_argument("--log-level", default=None)
-    p.add_argument("--input-wav", default=None, help="read the user's speech from this WAV file")
-    p.add_argument("--output-wav", default=None, help="write the agent's speech to this WAV file")
+    p.add_argument("--input-wav", default=None, help="read the user's speech from this WAV file (file mode)")
+    p.add_argument(
+        "--output-wav",
+        default=None,
+        help="write the agent's speech to this WAV file (in microphone mode: as well as playing it)",
+    )
+    g = p.add_argument_group("microphone mode (needs: pip install 'livekitex-agent[console]')")
+    g.add_argument("--input-device", default=None, help="microphone: device index or part of its name")
+    g.add_argument("--output-device", default=None, help="speaker: device index or part of its name")
+    g.add_argument("--list-devices", action="store_true", help="list the sound devices and exit")
+    g.add_argument(
+        "--sample-rate", type=int, default=None, help="open the devices at this rate (default: their own)"
+    )
+    g.add_argument(
+        "--allow-barge-in",
+        action="store_true",
+        help="keep the microphone open while the agent speaks, so you can interrupt it; use headphones, "
+        "or the agent hears itself. Default: the microphone is muted while the agent speaks "
+        "(and 0.3 s after), so its own voice never starts a turn",
+    )
 
 
 def _console(args: argparse.Namespace, options: WorkerOptions | None) -> int:
-    assert options is not None
     configure_logging(getattr(args, "log_level", None) or "INFO")
-    return run_console(options, input_wav=args.input_wav, output_wav=args.output_wav)
+    if args.list_devices:
+        from .rooms.audio_device import format_devices
+
+        print(format_devices())
+        return 0
+    assert options is not None
+    from .worker.console import ConsoleOptions
+
+    return run_console(
+        options,
+        ConsoleOptions(
+            input_wav=args.input_wav,
+            output_wav=args.output_wav,
+            input_device=args.input_device,
+            output_device=args.output_device,
+            sample_rate=args.sample_rate,
+            allow_barge_in=args.allow_barge_in,
+        ),
+    )
 
 
 def run_console(
-    options: WorkerOptions, *, input_wav: str | None = None, output_wav: str | None = None
+    options: WorkerOptions,
+    opts: ConsoleOptions | None = None,
+    *,
+    input_wav: str | None = None,
+    output_wav: str | None = None,
 ) -> int:
-    """Run one agent session locally, with no server: a WAV file in, the agent's voice to a WAV file."""
+    """Run one agent session locally, with no server: microphone and speakers, or WAV files.
+
+    ``input_wav``/``output_wav`` are shortcuts for ``ConsoleOptions(input_wav=..., output_wav=...)``.
+    """
+    from .worker.console import ConsoleOptions
     from .worker.console import run_console as impl  # like the other subcommands: worker code loads on use
 
-    return impl(options, input_wav=input_wav, output_wav=output_wav)
+    if opts is None:
+        opts = ConsoleOptions(input_wav=input_wav, output_wav=output_wav)
+    return impl(options, opts)
 
 
 register_subcommand("start", "run the worker in production (JSON logs)", _start, _add_worker_flags)

@@ -53,12 +53,3 @@ def test_console_runs_the_entrypoint_on_wav_files(tmp_path: Path) -> None:
     per_frame = int((np.abs(reply) > 1000).sum())
     expected = per_frame * 10 + int((np.abs(reply[: reply.size // 2]) > 1000).sum())
     assert int((np.abs(out.data) > 1000).sum()) == expected
-
-
-def test_console_without_input_is_a_clear_error(tmp_path: Path) -> None:
-    (tmp_path / "agent.py").write_text(AGENT)
-    proc = subprocess.run(
-        [sys.executable, "agent.py", "console"], cwd=tmp_path, capture_output=True, text=True, timeout=60
-    )
-    assert proc.returncode == 2
-    assert "--input-wav" in proc.stdout

@@ -1,21 +1,27 @@
-"""Console I/O: a WAV file plays the user's microphone; the agent's voice is written to a WAV file.
+"""Console I/O: talk to the agent locally, with no server.
 
-The output file is a timeline: the agent's audio lands at the moment it was played, with silence
-in between, so it lines up with the input file (and the two can be mixed into a stereo recording).
+Two modes. :class:`ConsoleIO`: a WAV file plays the user's microphone and the agent's voice is
+written to a WAV file, a timeline on which the agent's audio lands at the moment it was played,
+with silence in between, so it lines up with the input file. :class:`DeviceConsoleIO`: the real
+microphone and speakers (``rooms.microphone``/``rooms.speaker``), optionally recorded to a WAV file.
+Both print the agent's words as it speaks them and the user's words as they are recognised.
 """
 
 from __future__ import annotations
 
 import asyncio
 import wave
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from ..media.frame import AudioFrame
-from ..media.io import AudioInput, PacedAudioOutput, SessionIO, TextOutput
+from ..media.io import AudioInput, AudioOutput, PacedAudioOutput, PlaybackFinished, SessionIO, TextOutput
 from ..media.wav import read_wav
+from .microphone import MicrophoneInput
+from .speaker import SpeakerOutput
 
 
 class WavFileInput(AudioInput):
@@ -137,6 +143,26 @@ class PrintTextOutput(TextOutput):
             print(flush=True)
         self._open = False
 
+    def print_line(self, line: str) -> None:
+        """Print ``line`` on a line of its own (ending the agent's line if it is still open)."""
+        self.flush()
+        print(line, flush=True)
+
+
+def print_user_words(session: Any, text_output: TextOutput | None, prefix: str = "you: ") -> None:
+    """Print each final transcript of the user's speech (what the agent understood)."""
+
+    def on_transcribed(event: Any) -> None:
+        words = event.transcript.strip()
+        if not event.is_final or not words:
+            return
+        if isinstance(text_output, PrintTextOutput):
+            text_output.print_line(prefix + words)
+        else:
+            print(prefix + words, flush=True)
+
+    session.on("user_input_transcribed", on_transcribed)
+
 
 class ConsoleIO(SessionIO):
     """WAV file in, WAV file out, words printed: ``python -m livekitex_agent console --input in.wav``."""
@@ -161,3 +187,104 @@ class ConsoleIO(SessionIO):
 
     async def start(self, session: object) -> None:
         self.audio_output.start_clock()
+        print_user_words(session, self.text_output)
+
+
+class MirroredAudioOutput(AudioOutput):
+    """Plays to ``primary`` and copies everything to ``mirror`` (e.g. a WAV recording of the speaker).
+
+    ``position``, ``wait_for_playout`` and the playback-started callbacks are the primary's.
+    """
+
+    def __init__(self, primary: AudioOutput, mirror: AudioOutput) -> None:
+        super().__init__()
+        if mirror.sample_rate is not None and mirror.sample_rate != primary.sample_rate:
+            raise ValueError(
+                f"the mirror plays {mirror.sample_rate} Hz, the primary output {primary.sample_rate} Hz"
+            )
+        self.primary = primary
+        self.mirror = mirror
+        self.sample_rate = primary.sample_rate
+
+    def on_playback_started(self, callback: Callable[[float], Any]) -> None:
+        self.primary.on_playback_started(callback)
+
+    async def capture_frame(self, frame: AudioFrame) -> None:
+        await self.primary.capture_frame(frame)
+        await self.mirror.capture_frame(frame)
+
+    def flush(self) -> None:
+        self.primary.flush()
+        self.mirror.flush()
+
+    def clear_buffer(self) -> None:
+        self.primary.clear_buffer()
+        self.mirror.clear_buffer()
+
+    def pause(self) -> None:
+        self.primary.pause()
+        self.mirror.pause()
+
+    def resume(self) -> None:
+        self.primary.resume()
+        self.mirror.resume()
+
+    @property
+    def position(self) -> float:
+        return self.primary.position
+
+    async def wait_for_playout(self) -> PlaybackFinished:
+        return await self.primary.wait_for_playout()
+
+    async def aclose(self) -> None:
+        try:
+            await self.primary.aclose()
+        finally:
+            await self.mirror.aclose()
+
+
+class DeviceConsoleIO(SessionIO):
+    """Microphone in, speakers out, words printed: ``python agent.py console``.
+
+    ``input_device``/``output_device``: an index, a name part or None (the defaults).
+    ``echo_guard`` (on by default) mutes the microphone while the agent's voice comes out of the
+    speakers and for ``echo_tail`` seconds after, so the agent does not hear itself and answer or
+    interrupt itself; the price is that the user cannot interrupt it by voice. Turn it off with
+    headphones. ``record_wav`` also writes the agent's voice to a WAV file on the session timeline.
+    """
+
+    audio_input: MicrophoneInput
+    audio_output: AudioOutput
+
+    def __init__(
+        self,
+        *,
+        input_device: str | int | None = None,
+        output_device: str | int | None = None,
+        sample_rate: int | None = None,
+        echo_guard: bool = True,
+        echo_tail: float = 0.3,
+        record_wav: str | Path | None = None,
+        text_output: TextOutput | None = None,
+    ) -> None:
+        mic = MicrophoneInput(
+            input_device,
+            sample_rate=sample_rate,
+            mute=(lambda: self.speaker.echo_active(echo_tail)) if echo_guard else None,
+        )
+        self.speaker = speaker = SpeakerOutput(output_device, sample_rate=sample_rate)
+        self.recorder = (
+            WavFileOutput(record_wav, sample_rate=self.speaker.sample_rate) if record_wav is not None else None
+        )
+        super().__init__(
+            audio_input=mic,
+            audio_output=self.speaker if self.recorder is None else MirroredAudioOutput(speaker, self.recorder),
+            text_output=text_output if text_output is not None else PrintTextOutput(),
+        )
+        self.echo_guard = echo_guard
+
+    async def start(self, session: object) -> None:
+        self.speaker.open()
+        if self.recorder is not None:
+            self.recorder.start_clock()
+        print_user_words(session, self.text_output)

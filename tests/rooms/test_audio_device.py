@@ -11,13 +11,16 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from livekitex_agent import Agent
 from livekitex_agent.media import AudioFrame
 from livekitex_agent.media.io import PlaybackFinished
 from livekitex_agent.rooms import audio_device
 from livekitex_agent.rooms.audio_device import AudioDeviceError, check_settings, find_device
+from livekitex_agent.rooms.console import DeviceConsoleIO
 from livekitex_agent.rooms.microphone import MicrophoneInput, SampleRing
 from livekitex_agent.rooms.speaker import SpeakerOutput
-from livekitex_agent.testing import wait_until
+from livekitex_agent.session import AgentSession
+from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, wait_until
 from pulse_audio import PulseServer, loud_seconds, require_audio_stack, speak
 
 DEVICE = "pulse"  # ALSA's PulseAudio device: always routed to our private server
@@ -194,3 +197,42 @@ def test_sample_ring_keeps_the_newest_samples_and_detects_overwrites() -> None:
     assert not ring.read(0, out)
     assert ring.read(6, out) and out.tolist() == [6, 7, 8, 9]
     assert not ring.read(6, out, margin=4)  # the producer may be writing over it right now
+
+
+async def test_barge_in_cuts_the_reply_to_what_came_out_of_the_speaker(
+    pulse: PulseServer, tmp_path: Path
+) -> None:
+    """Headphones (no echo guard): the user talks over a long reply; the agent stops and its message
+    in the history keeps only the words that were played."""
+    speak("hello there", tmp_path / "hello.wav")
+    speak("stop please", tmp_path / "stop.wav", lead_silence=0.0)
+    reply = "This is a long answer that goes on and on for quite a while, so that you can cut in."
+    tts = FakeTTS()
+    session = AgentSession(
+        vad=FakeVAD(), stt=FakeSTT(["hello there", "stop please"]), llm=FakeLLM([reply, "Sure."]), tts=tts
+    )
+    io = DeviceConsoleIO(input_device=DEVICE, output_device=DEVICE, echo_guard=False)
+    recording = pulse.record_speaker(tmp_path / "speaker.raw")
+    await session.start(Agent("Be brief."), io=io)
+    try:
+        await asyncio.to_thread(pulse.play_into_mic(tmp_path / "hello.wav").wait, 60)
+        await wait_until(lambda: io.speaker.position >= 1.0, timeout=60, what="a second of the reply")
+        await asyncio.to_thread(pulse.play_into_mic(tmp_path / "stop.wav").wait, 60)
+        await wait_until(
+            lambda: any(m.interrupted for m in session.history.messages()), timeout=60, what="the cut reply"
+        )
+        await asyncio.sleep(0.5)
+    finally:
+        await session.aclose()
+    heard = loud_seconds(recording.stop(), 16000)
+    [cut] = [m for m in session.history.messages() if m.interrupted]
+    kept = cut.content.split()
+    assert 0 < len(kept) < len(reply.split()) and reply.split()[: len(kept)] == kept
+    # the words kept are those played: never a word that did not come out of the speaker, and at most
+    # about one word (the one being said) plus the device's buffer fewer
+    words = reply.split()
+    heard_s = heard / loud_tone_seconds(1.0)
+    kept_s = len(kept) / len(words) * tts.duration_for(reply)
+    assert kept_s <= heard_s + 0.1
+    assert heard_s - kept_s <= tts.duration_for(reply) / len(words) + 0.5
+    assert heard_s < 0.8 * tts.duration_for(reply)  # the rest was not played

@@ -102,8 +102,10 @@ class SpeakerOutput(AudioOutput):
         if not self._in_segment:
             self._start_segment()
         self._flushed_epoch = self._epoch
-        if self._played() >= self._pushed:  # already all played (or nothing to play)
-            self._finish(PlaybackFinished(position=self._pushed / self.sample_rate, interrupted=False))
+        if self._pushed == 0:  # nothing to play
+            self._finish(PlaybackFinished(position=0.0, interrupted=False))
+        elif self._played() >= self._pushed:  # the device already took it all: done once it is heard
+            self._on_drained(self._epoch)
 
     def clear_buffer(self) -> None:
         if not self._in_segment:

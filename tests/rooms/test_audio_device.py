@@ -4,8 +4,9 @@ sinks, reached through PortAudio exactly as a user's sound card would be."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import importlib
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import numpy as np
@@ -21,7 +22,7 @@ from livekitex_agent.rooms.microphone import MicrophoneInput, SampleRing
 from livekitex_agent.rooms.speaker import SpeakerOutput
 from livekitex_agent.session import AgentSession
 from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, wait_until
-from pulse_audio import PulseServer, loud_seconds, require_audio_stack, speak
+from pulse_audio import PulseServer, Recording, loud_seconds, require_audio_stack, speak
 
 DEVICE = "pulse"  # ALSA's PulseAudio device: always routed to our private server
 
@@ -59,6 +60,21 @@ async def play_tone(out: SpeakerOutput, seconds: float, frame_seconds: float = 0
     out.flush()
 
 
+@contextlib.asynccontextmanager
+async def speaker_playing(
+    pulse: PulseServer, tmp_path: Path, seconds: float, reached: float
+) -> AsyncIterator[tuple[SpeakerOutput, Recording]]:
+    """A speaker (and a recording of it) playing a ``seconds`` tone, once ``reached`` seconds played."""
+    recording = pulse.record_speaker(tmp_path / "speaker.raw")
+    out = SpeakerOutput(DEVICE)
+    try:
+        await play_tone(out, seconds)
+        await wait_until(lambda: out.position >= reached, timeout=30, what=f"{reached} s played")
+        yield out, recording
+    finally:
+        await out.aclose()
+
+
 def loud_tone_seconds(seconds: float) -> float:
     """How much of a ``seconds`` long tone the speaker recording counts as loud."""
     return loud_seconds(tone(seconds, 16000).data, 16000)
@@ -82,16 +98,10 @@ async def test_speaker_plays_a_reply_whole_and_says_when_it_finished(pulse: Puls
 
 
 async def test_clear_stops_the_voice_and_reports_what_was_heard(pulse: PulseServer, tmp_path: Path) -> None:
-    recording = pulse.record_speaker(tmp_path / "speaker.raw")
-    out = SpeakerOutput(DEVICE)
-    try:
-        await play_tone(out, 4.0)
-        await wait_until(lambda: out.position >= 0.5, timeout=30, what="half a second played")
+    async with speaker_playing(pulse, tmp_path, 4.0, reached=0.5) as (out, recording):
         out.clear_buffer()
         result = await out.wait_for_playout()
         await asyncio.sleep(0.5)
-    finally:
-        await out.aclose()
     heard = loud_seconds(recording.stop(), 16000)
     assert result.interrupted
     assert 0.5 <= result.position < 2.0
@@ -103,11 +113,7 @@ async def test_clear_stops_the_voice_and_reports_what_was_heard(pulse: PulseServ
 async def test_pause_holds_the_voice_and_resume_goes_on_where_it_stopped(
     pulse: PulseServer, tmp_path: Path
 ) -> None:
-    recording = pulse.record_speaker(tmp_path / "speaker.raw")
-    out = SpeakerOutput(DEVICE)
-    try:
-        await play_tone(out, 1.5)
-        await wait_until(lambda: out.position >= 0.3, timeout=30, what="0.3 s played")
+    async with speaker_playing(pulse, tmp_path, 1.5, reached=0.3) as (out, recording):
         out.pause()
         held = out.position
         await asyncio.sleep(0.5)
@@ -115,8 +121,6 @@ async def test_pause_holds_the_voice_and_resume_goes_on_where_it_stopped(
         assert not out.echo_active(tail=0.0)  # the guard lets the user speak while the agent is paused
         out.resume()
         result = await asyncio.wait_for(out.wait_for_playout(), 30)
-    finally:
-        await out.aclose()
     await asyncio.sleep(0.3)
     heard = loud_seconds(recording.stop(), 16000)
     assert result == PlaybackFinished(position=pytest.approx(1.5), interrupted=False)

@@ -100,6 +100,9 @@ def _config_body(port: int, tcp: int, udp: int) -> str:
         f"  udp_port: {udp}\n"
         "  use_external_ip: false\n"
         "  enable_loopback_candidate: true\n"
+        # An IP literal: the default STUN servers are host names, which clients would resolve
+        # (a DNS query to the internet, and a resolver thread blocked per query without it).
+        f"  stun_servers: [\"127.0.0.1:{udp}\"]\n"
     )
 
 

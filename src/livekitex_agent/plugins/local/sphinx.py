@@ -56,13 +56,15 @@ class PocketSphinxSTT(STT):
     the audio as it arrives with the language model and sends what it has heard so far as interim
     transcripts (the first ~0.3 s of audio sets the cepstral mean of that pass, so interims are
     rougher than the final). At the end, ``stream_final="exact"`` (the default) decodes the segment
-    again exactly as :meth:`recognize` would (same text; the final comes as late as with
-    per-segment recognition, and the stream costs about twice the CPU). ``stream_final="live"``
-    keeps the live pass's text (ready ~10-30 ms after the end of speech, one pass of CPU) at the
-    price of accuracy: about twice the word errors on espeak-ng speech (``bench/stt_streaming.py``);
-    with ``phrases`` the phrase check still runs at the end with the segment's own mean, so phrases
-    come back as with :meth:`recognize`. Streams share the ``max_decoders`` decoders with
-    :meth:`recognize` (a stream waits for a free one, buffering its audio, at most 30 s).
+    again as :meth:`recognize` does: the same text on the same audio, up to PocketSphinx's own
+    dependence on what a decoder decoded before (29 % word errors per segment, 36 % streamed, on
+    the benchmark's espeak-ng sentences); the final comes as soon as with per-segment recognition
+    and the stream costs ~2.5x the CPU. ``stream_final="live"`` keeps the live pass's text: the
+    final is ready ~10-30 ms after the end of speech instead of ~200-500 ms, at ~1.9x the CPU of
+    :meth:`recognize`, but with more word errors (50 %; ``bench/stt_streaming.py``). With
+    ``phrases``, the phrase check runs at the end with the segment's own mean in both modes, so
+    phrases come back as with :meth:`recognize`. Streams share the ``max_decoders`` decoders with
+    :meth:`recognize` (a stream waits for a free one, buffering up to 30 s of audio).
 
     Limits: English only; a sentence that differs from a phrase by one word may still come back as that phrase (grammar
     recognizers snap to the closest phrase); phrase words must be in the CMU dictionary; exact

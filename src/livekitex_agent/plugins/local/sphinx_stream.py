@@ -51,6 +51,7 @@ class SphinxStream(STTStream):
         self._queued = 0  # samples queued (written by the loop only)
         self._taken = 0  # samples the worker took (written by the worker only)
         self._ended = False
+        self._input_ended = threading.Event()  # end_input was called (the worker may skip ahead)
         self._cancel = threading.Event()
         self._events: asyncio.Queue[SpeechEvent | BaseException | None] = asyncio.Queue()
         self._done: asyncio.Future[None] = self._loop.create_future()
@@ -73,6 +74,7 @@ class SphinxStream(STTStream):
         if tail is not None:
             self._queue(tail.data)
         self._input.put(None)
+        self._input_ended.set()
 
     def _queue(self, samples: Samples) -> None:
         if self._queued - self._taken > _MAX_BACKLOG_SECONDS * SAMPLE_RATE:
@@ -155,9 +157,12 @@ class SphinxStream(STTStream):
         live = False
         last_look = 0
         shown = ""
+        exact = stt.stream_final == "exact"
         while (samples := self._take()) is not None:
             chunks.append(samples)
             total += samples.size
+            if exact and self._input_ended.is_set():
+                continue  # the final pass decodes it all: interims of what is left would come too late
             as_float = samples.astype(np.float32)
             energy += float(np.dot(as_float, as_float))
             if not live and total < _LIVE_CMN_SECONDS * SAMPLE_RATE:
@@ -184,11 +189,15 @@ class SphinxStream(STTStream):
                     )
         audio = AudioFrame(np.concatenate(chunks) if chunks else np.zeros(0, dtype=np.int16), SAMPLE_RATE)
         duration = audio.duration
-        live_result = decoder.finish() if live else None
+        live_result = None
+        if exact:
+            decoder.abort()  # its text is not wanted
+        elif live:
+            live_result = decoder.finish()
         if duration == 0.0 or audio.rms_dbfs() < stt.min_level_dbfs:
             return "", 0.0, duration
         pcm = memoryview(stt._add_comfort_noise(audio))  # the segment as recognize() sees it
-        if stt.stream_final == "live":
+        if not exact:
             if live_result is None:  # shorter than the live pass's head: decode it now
                 live_result = decoder.run(decoder.lm_search, pcm, decoder.estimate_cmn(pcm, cancel), cancel)
             text, confidence = stt._decode(decoder, pcm, cancel, (live_result.text, live_result.confidence))

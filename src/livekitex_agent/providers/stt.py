@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import enum
 from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
@@ -62,6 +63,21 @@ class STTStream(ABC):
 
     @abstractmethod
     async def aclose(self) -> None: ...
+
+
+EventQueue = asyncio.Queue[SpeechEvent | BaseException | None]
+
+
+async def iterate_events(queue: EventQueue) -> AsyncIterator[SpeechEvent]:
+    """A stream's events as its reader sees them: what is put in ``queue`` until ``None``; an
+    exception put in it is raised (for streams whose producer is a task, a thread or callbacks)."""
+    while True:
+        item = await queue.get()
+        if item is None:
+            return
+        if isinstance(item, BaseException):
+            raise item
+        yield item
 
 
 class STT(Provider, ABC):

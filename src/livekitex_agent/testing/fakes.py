@@ -25,7 +25,16 @@ from ..media.frame import AudioFrame
 from ..providers.base import RetryPolicy
 from ..providers.llm import LLM, ChatChunk, CompletionUsage, GeneratorLLMStream, LLMStream, ToolChoice
 from ..providers.segmenter import SpeechSegmenter, WindowBuffer
-from ..providers.stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
+from ..providers.stt import (
+    STT,
+    EventQueue,
+    SpeechAlternative,
+    SpeechEvent,
+    SpeechEventType,
+    STTCapabilities,
+    STTStream,
+    iterate_events,
+)
 from ..providers.tts import TTS, GeneratorTTSStream, TTSStream
 from ..providers.vad import VAD, VADEvent, VADOptions, VADStream
 from ..tools.function_tool import FunctionTool
@@ -165,7 +174,7 @@ class _FakeSTTStream(STTStream):
         self._shown = 0
         self._audio = 0.0
         self._ended = False
-        self._events: asyncio.Queue[SpeechEvent | ProviderError | None] = asyncio.Queue()
+        self._events: EventQueue = asyncio.Queue()
         self._timer: asyncio.TimerHandle | None = None
 
     def push_frame(self, frame: AudioFrame) -> None:
@@ -205,14 +214,8 @@ class _FakeSTTStream(STTStream):
             self._events.put_nowait(_final(self._item, self._language, self._audio))
         self._events.put_nowait(None)
 
-    async def __aiter__(self) -> AsyncIterator[SpeechEvent]:
-        while True:
-            event = await self._events.get()
-            if event is None:
-                return
-            if isinstance(event, ProviderError):
-                raise event
-            yield event
+    def __aiter__(self) -> AsyncIterator[SpeechEvent]:
+        return iterate_events(self._events)
 
     async def aclose(self) -> None:
         if self._timer is not None:

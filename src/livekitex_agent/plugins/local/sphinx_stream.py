@@ -23,7 +23,14 @@ import numpy.typing as npt
 from ...errors import ErrorCategory, ProviderError
 from ...media.frame import AudioFrame
 from ...media.resample import Resampler
-from ...providers.stt import SpeechAlternative, SpeechEvent, SpeechEventType, STTStream
+from ...providers.stt import (
+    EventQueue,
+    SpeechAlternative,
+    SpeechEvent,
+    SpeechEventType,
+    STTStream,
+    iterate_events,
+)
 from .sphinx_decoder import SAMPLE_RATE, _Cancelled, _Decoder, decoding_error
 
 if TYPE_CHECKING:
@@ -53,7 +60,7 @@ class SphinxStream(STTStream):
         self._ended = False
         self._input_ended = threading.Event()  # end_input was called (the worker may skip ahead)
         self._cancel = threading.Event()
-        self._events: asyncio.Queue[SpeechEvent | BaseException | None] = asyncio.Queue()
+        self._events: EventQueue = asyncio.Queue()
         self._done: asyncio.Future[None] = self._loop.create_future()
         self._thread = threading.Thread(target=self._work, name="pocketsphinx-stream", daemon=True)
         self._thread.start()
@@ -87,14 +94,8 @@ class SphinxStream(STTStream):
         self._queued += samples.size
         self._input.put(samples)  # frames are immutable: no copy
 
-    async def __aiter__(self) -> AsyncIterator[SpeechEvent]:
-        while True:
-            item = await self._events.get()
-            if item is None:
-                return
-            if isinstance(item, BaseException):
-                raise item
-            yield item
+    def __aiter__(self) -> AsyncIterator[SpeechEvent]:
+        return iterate_events(self._events)
 
     async def aclose(self) -> None:
         """Stop the worker (it notices within one 20 ms piece) and wait until it let go of its decoder."""

@@ -21,6 +21,7 @@ if TYPE_CHECKING:
 
 _SESSION_KEYS = frozenset({"type", "instructions", "tools", "tool_choice", "output_modalities", "audio",
                            "max_output_tokens", "include", "tracing", "prompt", "truncation", "model"})
+_TRANSCRIPTION_SESSION_KEYS = frozenset({"type", "audio", "include"})
 _AUDIO_KEYS = {"input": frozenset({"format", "transcription", "noise_reduction", "turn_detection"}),
                "output": frozenset({"format", "voice", "speed"})}
 _RESPONSE_KEYS = frozenset({"conversation", "input", "instructions", "max_output_tokens", "metadata",
@@ -53,12 +54,25 @@ def default_session(model: str, expires_at: int) -> dict[str, Any]:
     }
 
 
+def transcription_session(expires_at: int) -> dict[str, Any]:
+    """A transcription session (``?intent=transcription``): input audio only, no responses."""
+    return {
+        "type": "transcription", "object": "realtime.session", "id": "", "expires_at": expires_at, "include": None,
+        "audio": {"input": {
+            "format": {"type": "audio/pcm", "rate": 24000}, "transcription": None, "noise_reduction": None,
+            "turn_detection": {"type": "server_vad", "threshold": 0.5, "prefix_padding_ms": 300,
+                               "silence_duration_ms": 500, "idle_timeout_ms": None}}},
+    }
+
+
 class ServerConnection:
     def __init__(self, server: RealtimeTestServer, ws: web.WebSocketResponse, record: ConnectionRecord,
                  transport: asyncio.Transport | None) -> None:
         self.server, self.ws, self.record, self.transport = server, ws, record, transport
         self._ids = itertools.count(1)
-        self.session = default_session(record.model, record.expires_at)
+        self.transcription_only = record.intent == "transcription"
+        self.session = (transcription_session(record.expires_at) if self.transcription_only
+                        else default_session(record.model, record.expires_at))
         self.session["id"] = self.new_id("sess")
         record.session = self.session
         self.items: list[dict[str, Any]] = record.items
@@ -176,10 +190,12 @@ class ServerConnection:
         if "type" not in s:
             raise ClientEventError("missing_required_parameter", "Missing required parameter: 'session.type'.",
                                    "session.type")
-        if s["type"] != "realtime":
-            raise ClientEventError("invalid_value", f"Invalid value: '{s['type']}'.", "session.type")
+        kind = "transcription" if self.transcription_only else "realtime"
+        if s["type"] != kind:
+            raise ClientEventError("invalid_value", f"Invalid value: '{s['type']}'. This connection takes "
+                                   f"session.type '{kind}'.", "session.type")
         for key in s:
-            if key not in _SESSION_KEYS:
+            if key not in (_TRANSCRIPTION_SESSION_KEYS if self.transcription_only else _SESSION_KEYS):
                 raise ClientEventError("unknown_parameter", f"Unknown parameter: 'session.{key}'.", f"session.{key}")
         for i, tool in enumerate(s.get("tools") or []):
             if not isinstance(tool, dict) or "function" in tool or not isinstance(tool.get("name"), str):
@@ -191,7 +207,7 @@ class ServerConnection:
                                    "or ['text'].", "session.output_modalities")
         audio = s.get("audio") or {}
         for direction, value in audio.items():
-            allowed = _AUDIO_KEYS.get(direction)
+            allowed = _AUDIO_KEYS.get(direction) if direction == "input" or not self.transcription_only else None
             if allowed is None or not isinstance(value, dict):
                 raise ClientEventError("unknown_parameter", f"Unknown parameter: 'session.audio.{direction}'.")
             for key in value:
@@ -231,7 +247,7 @@ class ServerConnection:
                 await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": change.ms,
                                  "item_id": item_id})
                 await self.commit(item_id)
-                if td.get("create_response", True) and self.response is None:
+                if td.get("create_response", True) and self.response is None and not self.transcription_only:
                     self.start_response({})
 
     async def on_input_audio_buffer_commit(self, event: dict[str, Any]) -> None:
@@ -272,8 +288,11 @@ class ServerConnection:
                                                            "code": "audio_unintelligible",
                                                            "message": "Audio could not be transcribed."}})
             return
-        await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item["id"],
-                         "content_index": 0, "delta": text})
+        # a transcription session streams the words; a conversation gets the transcript in one delta
+        deltas = [w if i == 0 else " " + w for i, w in enumerate(text.split(" "))] if self.transcription_only else [text]
+        for delta in deltas:
+            await self.send({"type": "conversation.item.input_audio_transcription.delta", "item_id": item["id"],
+                             "content_index": 0, "delta": delta})
         item["content"][0]["transcript"] = text
         self.update_item(item)
         await self.send({"type": "conversation.item.input_audio_transcription.completed", "item_id": item["id"],
@@ -345,6 +364,8 @@ class ServerConnection:
                          "audio_end_ms": end})
 
     async def on_response_create(self, event: dict[str, Any]) -> None:
+        if self.transcription_only:
+            raise ClientEventError("invalid_request_error", "A transcription session does not create responses.")
         params = event.get("response") or {}
         if not isinstance(params, dict):
             raise ClientEventError("invalid_value", "Invalid 'response': must be an object.", "response")

@@ -42,6 +42,7 @@ class ConnectionRecord:
     items: list[dict[str, Any]] = field(default_factory=list)
     session: dict[str, Any] = field(default_factory=dict)
     truncations: list[tuple[str, int]] = field(default_factory=list)
+    intent: str = ""  # "transcription" for ``?intent=transcription`` connections (transcription sessions)
     closed: bool = False
     close_code: int | None = None
     closed_seq: int | None = None
@@ -87,6 +88,8 @@ class RealtimeTestServer:
     Responses come from the queue (:meth:`queue_response`), else from ``script(ctx)``, else
     ``default_reply``. Spoken replies are a 440 Hz tone, ``audio_ms_per_char`` long per character.
     User transcripts come from :meth:`queue_transcript` (else ``default_transcript``).
+    ``?intent=transcription`` connections are transcription sessions (``session.type``
+    ``"transcription"``): committed audio is transcribed word by word, no response is ever created.
     Every client and server event is recorded per connection (:attr:`connections`).
 
     Fault injection: :meth:`refuse_connections`, :meth:`fail_next_response` (drop the socket or close
@@ -293,7 +296,7 @@ class RealtimeTestServer:
                                                 "message": "refused by the test server"}}, status=status)
         headers = {k: v for k, v in request.headers.items() if k.lower() != "authorization"}
         record = ConnectionRecord(
-            index=len(self.connections), model=request.query.get("model", ""),
+            index=len(self.connections), model=request.query.get("model", ""), intent=request.query.get("intent", ""),
             expires_at=int(self.clock() + self.session_duration), opened_seq=next(self._seq), headers=headers,
         )
         self.connections.append(record)

@@ -21,14 +21,16 @@ logger = logging.getLogger("livekitex_agent.plugins.openai.realtime")
 DEFAULT_RETRY = RetryPolicy(max_retries=5, base_delay=0.5, max_delay=8.0, timeout=None)
 
 
-def realtime_url(base_url: str, model: str) -> str:
-    """``https://host/v1`` → ``wss://host/v1/realtime?model=...`` (ws/wss base URLs are kept as they are)."""
+def realtime_url(base_url: str, model: str, *, intent: str | None = None) -> str:
+    """``https://host/v1`` → ``wss://host/v1/realtime?model=...`` (ws/wss base URLs are kept as they are);
+    with ``intent`` (e.g. ``"transcription"``) → ``.../realtime?intent=...`` and no model."""
     url = base_url.strip().rstrip("/")
     scheme, sep, rest = url.partition("://")
     schemes = {"https": "wss", "http": "ws", "wss": "wss", "ws": "ws"}
     if not sep or scheme.lower() not in schemes or not rest:
         raise ConfigError(f"OpenAI base URL must start with http://, https://, ws:// or wss://, got {base_url!r}")
-    return f"{schemes[scheme.lower()]}://{rest}/realtime?model={urllib.parse.quote(model, safe='')}"
+    query = f"intent={urllib.parse.quote(intent, safe='')}" if intent else f"model={urllib.parse.quote(model, safe='')}"
+    return f"{schemes[scheme.lower()]}://{rest}/realtime?{query}"
 
 
 class RealtimeModel(realtime.RealtimeModel):

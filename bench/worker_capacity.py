@@ -9,14 +9,16 @@ prewarm function) and the testing fakes for STT, LLM and TTS with zero delays, t
 LiveKit room I/O. Measured:
 
 - dispatch latency: offer accepted → entrypoint running (in its job process), p50/p95;
-- memory per added session: PSS (and USS) summed over the worker's process tree (main process,
-  forkserver, job processes: PSS sums to the physical memory the tree uses) with every session in
-  conversation, minus the same with the worker idle (one prewarmed job process), divided by the
-  number of sessions. This counts the job processes started for the sessions too. Printed below
-  it: a busy job process's private dirty memory (heap, anonymous and copied-on-write pages; not
-  the code of shared libraries, which a lone process would otherwise be charged in full) minus
-  an idle prewarmed one's, per session it hosts (what one more session costs inside a process),
-  and an idle prewarmed job process's own (what each process costs on its own);
+- memory per added session (``mem_per_session_mb``): what one more session costs a worker whose job
+  process has room for it. The sessions are dispatched in steps; the first job process takes the
+  first ``--jobs-per-process`` of them. The worker tree's PSS (main process, forkserver, job
+  processes: PSS sums to the physical memory the tree uses) is measured with a third of that
+  process's sessions in conversation and again with the process full; the growth divided by the
+  sessions added is the cost of an added session (the process, its SDK runtime and the spare
+  process started beside it exist at both points). Printed beside it: the whole-load average
+  (``mem_tree_per_session_mb``: tree PSS with every session in conversation minus the idle worker's,
+  per session; it also counts the job processes started for the sessions, an amortized
+  ``mem_per_process_mb / jobs_per_process`` each) and what a job process costs on its own;
 - CPU per session: CPU time of the process tree over ``--window`` seconds, loaded minus idle, in %
   of one core;
 - turns answered: replies the callers saw finish (the agent's ``lk.agent.state`` went back to
@@ -29,7 +31,7 @@ LiveKit room I/O. Measured:
 
 Usage: ``python bench/worker_capacity.py [--sessions 12] [--jobs-per-process 6] [--compare] [--preload]``
 Last line: ``RESULT worker_capacity sessions=... mem_per_session_mb=... cpu_pct_per_session=...
-dispatch_p50_ms=... dispatch_p95_ms=...``
+dispatch_p50_ms=... dispatch_p95_ms=... mem_tree_per_session_mb=... mem_per_process_mb=...``
 """
 
 from __future__ import annotations
@@ -78,12 +80,29 @@ class RunResult:
     idle: Sample
     loaded: Sample
     dispatch_ms: list[float]
+    steps: list[tuple[int, Sample]]  # (sessions, tree sample) while the first job process fills up
     said: int = 0
     replies: int = 0
 
     @property
     def mem_per_session_mb(self) -> float:
+        """Tree PSS growth per session added to a job process that already hosts sessions."""
+        (n1, first), (n2, last) = self.steps[0], self.steps[-1]
+        return (last.pss_mb - first.pss_mb) / (n2 - n1) if n2 > n1 else float("nan")
+
+    @property
+    def mem_tree_per_session_mb(self) -> float:
+        """Tree PSS with every session in conversation minus the idle worker's, per session."""
         return (self.loaded.pss_mb - self.idle.pss_mb) / self.sessions
+
+    @property
+    def mem_per_process_mb(self) -> float:
+        """What each job process started for the load costs beyond its sessions' own memory."""
+        added = len(self.loaded.hosts) - len(self.idle.hosts)
+        if added <= 0:
+            return float("nan")
+        beyond = self.loaded.pss_mb - self.idle.pss_mb - self.sessions * self.mem_per_session_mb
+        return beyond / added
 
     @property
     def uss_per_session_mb(self) -> float:
@@ -105,7 +124,9 @@ class RunResult:
 
 
 async def sample(worker: Worker, window: float) -> Sample:
-    """The worker's tree: its main process, the forkserver and the job processes (jobs ≥ 0)."""
+    """The worker's tree: its main process, the forkserver and the job processes (jobs ≥ 0).
+
+    Memory is read at the end of ``window``, CPU is averaged over it."""
     main = psutil.Process()
     procs: list[tuple[int, psutil.Process]] = [(-1, main)]
     for h in worker.manager.hosts:
@@ -233,6 +254,7 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
     )
     worker = Worker(options, load_worker_settings(options.settings_defaults(), env={}))
     dispatch_ms: list[float] = []
+    steps: list[tuple[int, Sample]] = []
     worker.on(
         "job_started",
         lambda _id, record: dispatch_ms.append((record.running_at - record.accepted_at) * 1000.0),
@@ -247,6 +269,9 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
         await asyncio.sleep(1.0)
         idle = await sample(worker, plan.window)
         await callers.start()
+        # the first job process fills up in two steps; the tree is measured after each
+        full = min(jobs_per_process, plan.sessions)
+        marks = {max(1, full // 3), full} if full > 1 else set()
         async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lk:
             for i, room in enumerate(rooms):
                 await lk.agent_dispatch.create_dispatch(
@@ -257,6 +282,9 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
                     return len(dispatch_ms) >= n
 
                 await wait_for(started, 30, f"job {i + 1} to start")
+                if i + 1 in marks:
+                    await asyncio.sleep(plan.settle)  # the agents join, subscribe and converse
+                    steps.append((i + 1, await sample(worker, plan.window / 4)))
             await asyncio.sleep(plan.settle)  # agents join, subscribe and start talking
             loaded = await sample(worker, plan.window)
             processes = len([h for h in worker.manager.hosts if h.job_ids])
@@ -269,18 +297,27 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
         await worker.aclose()
     said = sum(counts.get("said", {}).values())
     replies = sum(counts.get("replies", {}).values())
-    return RunResult(jobs_per_process, plan.sessions, processes, idle, loaded, dispatch_ms, said, replies)
+    return RunResult(
+        jobs_per_process, plan.sessions, processes, idle, loaded, dispatch_ms, steps, said, replies
+    )
 
 
 def report(r: RunResult) -> None:
     print(
         f"jobs_per_process={r.jobs_per_process}: {r.sessions} sessions in {r.processes} process(es); "
         f"tree PSS {r.idle.pss_mb:.0f} → {r.loaded.pss_mb:.0f} MB, USS {r.idle.uss_mb:.0f} → "
-        f"{r.loaded.uss_mb:.0f} MB; per session: {r.mem_per_session_mb:.1f} MB PSS, "
+        f"{r.loaded.uss_mb:.0f} MB; per session of the load: {r.mem_tree_per_session_mb:.1f} MB PSS, "
         f"{r.uss_per_session_mb:.1f} MB USS, {r.cpu_pct_per_session:.2f}% CPU; "
         f"dispatch p50 {percentile(r.dispatch_ms, 50):.0f} ms, p95 {percentile(r.dispatch_ms, 95):.0f} ms; "
         f"turns answered {r.replies} of {r.said} clips said"
     )
+    if len(r.steps) > 1:
+        (n1, a), (n2, b) = r.steps[0], r.steps[-1]
+        print(
+            f"  one job process with {n1} → {n2} sessions: tree PSS {a.pss_mb:.0f} → {b.pss_mb:.0f} MB, "
+            f"{r.mem_per_session_mb:.1f} MB per added session; each job process started for the load: "
+            f"{r.mem_per_process_mb:.1f} MB beyond its sessions"
+        )
     split = r.split()
     if split is not None:
         print(
@@ -352,7 +389,9 @@ async def main() -> None:
         f"RESULT worker_capacity sessions={result.sessions} mem_per_session_mb={result.mem_per_session_mb:.1f} "
         f"cpu_pct_per_session={result.cpu_pct_per_session:.2f} "
         f"dispatch_p50_ms={percentile(result.dispatch_ms, 50):.0f} "
-        f"dispatch_p95_ms={percentile(result.dispatch_ms, 95):.0f}"
+        f"dispatch_p95_ms={percentile(result.dispatch_ms, 95):.0f} "
+        f"mem_tree_per_session_mb={result.mem_tree_per_session_mb:.1f} "
+        f"mem_per_process_mb={result.mem_per_process_mb:.1f}"
     )
 
 

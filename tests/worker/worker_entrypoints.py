@@ -120,3 +120,28 @@ async def report_turn_metrics(ctx: JobContext) -> None:
     from livekitex_agent.worker import observe_turn_metrics
 
     observe_turn_metrics(TurnMetrics(speech_id=f"{ctx.job.id}-turn", e2e_latency=0.42, llm_ttft=0.12))
+
+
+def _library_pages_kb(name: str) -> tuple[int, int]:
+    """(private dirty, resident) KB of the mappings of the shared library ``name`` (Linux)."""
+    private_kb = rss_kb = 0
+    in_lib = False
+    with open("/proc/self/smaps") as f:
+        for line in f:
+            head = line.split()
+            if head and "-" in head[0] and not head[0].endswith(":"):
+                in_lib = line.rstrip().endswith(name)
+            elif in_lib and head[0] == "Private_Dirty:":
+                private_kb += int(head[1])
+            elif in_lib and head[0] == "Rss:":
+                rss_kb += int(head[1])
+    return private_kb, rss_kb
+
+
+async def native_library_pages(ctx: JobContext) -> None:
+    """Start the LiveKit SDK's runtime and record the memory its library's own pages take here."""
+    from livekit.rtc._ffi_client import FfiClient
+
+    FfiClient.instance  # noqa: B018 - loads the library (if not yet) and starts the SDK's runtime
+    private_kb, rss_kb = _library_pages_kb("liblivekit_ffi.so")
+    record(ctx, "started", private_dirty_kb=private_kb, rss_kb=rss_kb)

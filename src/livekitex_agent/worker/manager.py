@@ -126,7 +126,7 @@ class WorkerManager:
                 "livekitex_agent.rooms.livekit",  # skipped by the forkserver if it cannot be imported
                 self._opts.entrypoint.__module__,
                 *self._opts.preload,
-                "livekitex_agent.worker.forkserver_freeze",  # last: freezes all of the above
+                "livekitex_agent.worker.forkserver_ready",  # last: freezes all of the above
             ]
             self._mp.set_forkserver_preload(list(dict.fromkeys(preload)))  # type: ignore[union-attr]
         with _forkserver_sees_our_path():

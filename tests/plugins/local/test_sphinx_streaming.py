@@ -194,7 +194,13 @@ async def test_other_languages_are_rejected_by_name(phrase_stt: PocketSphinxSTT)
     with pytest.raises(ProviderError, match="'de'") as info:
         phrase_stt.stream(language="de")
     assert not info.value.retryable
-    assert phrase_stt.capabilities.streaming and phrase_stt.capabilities.interim_results
+
+
+def test_streaming_is_what_the_user_asks_for() -> None:
+    """Off by default (the session recognizes per segment: a third of the CPU), on when asked."""
+    assert not PocketSphinxSTT().capabilities.streaming
+    streaming = PocketSphinxSTT(streaming=True).capabilities
+    assert streaming.streaming and streaming.interim_results
 
 
 def test_stream_final_is_validated() -> None:

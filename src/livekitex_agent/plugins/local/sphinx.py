@@ -52,7 +52,8 @@ class PocketSphinxSTT(STT):
     held: call :meth:`prewarm` at start-up. Measured CPU per second of audio: ~130 ms with the
     language model, ~60 ms when a phrase matches (``bench/local_providers.py``).
 
-    Streaming (:meth:`stream`, what the session uses by default): a worker thread per stream decodes
+    Streaming (``streaming=True``: the session then streams, for interim transcripts; off by default
+    because it costs CPU and gains no accuracy; :meth:`stream` works either way): a worker thread per stream decodes
     the audio as it arrives with the language model and sends what it has heard so far as interim
     transcripts (the first ~0.3 s of audio sets the cepstral mean of that pass, so interims are
     rougher than the final). At the end, ``stream_final="exact"`` (the default) decodes the segment
@@ -80,6 +81,7 @@ class PocketSphinxSTT(STT):
         max_decoders: int = 2,
         min_level_dbfs: float = -60.0,
         stream_final: Literal["exact", "live"] = "exact",
+        streaming: bool = False,
     ) -> None:
         self._ps: Any = require("pocketsphinx", "pocketsphinx", "PocketSphinxSTT")
         if max_decoders < 1:
@@ -93,7 +95,7 @@ class PocketSphinxSTT(STT):
         self.max_decoders = max_decoders
         self.min_level_dbfs = min_level_dbfs
         self.stream_final = stream_final
-        self.capabilities = STTCapabilities(streaming=True, interim_results=True)
+        self.capabilities = STTCapabilities(streaming=streaming, interim_results=streaming)
         self._lock = threading.Lock()
         self._slots = threading.BoundedSemaphore(max_decoders)  # decoders in use, by recognize or streams
         self._idle: list[_Decoder] = []

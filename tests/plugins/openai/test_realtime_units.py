@@ -70,6 +70,18 @@ def test_chunker_resamples_once_and_emits_100ms_chunks() -> None:
     assert chunker.flush() is None
 
 
+def test_chunker_flush_sends_every_sample_of_a_segment() -> None:
+    """350 ms at 16 kHz become 350 ms at 24 kHz: none is left behind in the resampler's filter."""
+    chunker = AudioChunker()
+    sent = 0
+    for _ in range(35):
+        sent += sum(len(c) for c in chunker.push(AudioFrame(np.full(160, 800, dtype=np.int16), 16000)))
+    rest = chunker.flush()
+    assert rest is not None
+    assert abs((sent + len(rest)) // 2 - 8400) <= 2  # samples at 24 kHz
+    assert chunker.flush() is None
+
+
 def test_chunker_passes_24k_through_and_clear_drops_partial() -> None:
     chunker = AudioChunker()
     data = np.arange(3600, dtype=np.int16)  # 150 ms

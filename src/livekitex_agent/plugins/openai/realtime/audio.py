@@ -46,12 +46,15 @@ class AudioChunker:
         return chunks if chunks is not None else ()
 
     def flush(self) -> bytes | None:
-        """The partial chunk (before a commit), or ``None`` if empty."""
-        if self._fill == 0:
-            return None
+        """Everything not sent yet (before a commit): the partial chunk and the last few ms the
+        resampler still holds; ``None`` if nothing is left."""
         pcm = self._buf[: self._fill].tobytes()
         self._fill = 0
-        return pcm
+        tail = self._resampler.flush()  # the next push starts a fresh filter
+        if tail is not None:
+            pcm += tail.data.tobytes()
+        return pcm or None
 
     def clear(self) -> None:
         self._fill = 0
+        self._resampler.flush()  # drop what the filter holds too

@@ -232,6 +232,34 @@ async def test_barge_in_with_a_streaming_stt() -> None:
 
 
 @virtual_time
+async def test_interim_words_confirm_a_barge_in_while_the_user_still_speaks() -> None:
+    stt = FakeSTT(["tell me a story", "wait wait I have a question"], streaming=True)
+    session, io, rec = await start(stt, FakeLLM([LONG, "Sure, go ahead."]))
+    io.push_audio(utterance(1.0))
+    await rec.wait_for("agent_state_changed:speaking")
+    await asyncio.sleep(2.0)
+    io.push_audio(utterance(3.0))  # a long interruption
+    io.push_silence(8.0)
+    await rec.wait_for("conversation_item_added:assistant", count=2)
+    io.end_input()
+    await asyncio.wait_for(session.wait_closed(), 60)
+
+    story = session.history.messages()[2]
+    assert isinstance(story, ChatMessage) and story.interrupted and LONG.startswith(story.content)
+    cut_at = rec.time_of("conversation_item_added:assistant")
+    user_started, user_stopped = (
+        rec.time_of("user_state_changed:speaking", 1),
+        rec.time_of("user_state_changed:listening", 1),
+    )
+    # the story stopped once the first interim words came, long before the user finished
+    assert user_started < cut_at < user_started + 1.5 < user_stopped
+    assert [m.content for m in session.history.messages()][3:] == [
+        "wait wait I have a question",
+        "Sure, go ahead.",
+    ]
+
+
+@virtual_time
 async def test_aclose_mid_stream_leaves_no_task_and_closes_the_stream() -> None:
     before = set(asyncio.all_tasks())
     stt = _BuggySTT("silent")

@@ -1,8 +1,9 @@
 """Barge-in: user speech long enough holds the agent; words confirm the interruption, silence resumes.
 
 When the user has spoken for ``min_interruption_duration`` over an interruptible speech, its audio
-is paused at once (within a frame). If the speech segment yields a transcript, the interruption is
-confirmed: the speech is cancelled and cut to what was heard. If it yields no words (a cough, a
+is paused at once (within a frame). If the speech segment yields a transcript (or, with a streaming
+STT, as soon as an interim transcript has words, while the user is still speaking), the interruption
+is confirmed: the speech is cancelled and cut to what was heard. If it yields no words (a cough, a
 door), or none within ``false_interruption_timeout`` after the user stopped, the agent resumes.
 """
 
@@ -60,6 +61,11 @@ class InterruptionController:
         self._cancel_timer()
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self._options.false_interruption_timeout, self._resume)
+
+    def on_interim_transcript(self, text: str) -> None:
+        """Words heard before the segment's end confirm at once: no need to wait for the final."""
+        if self._held is not None and text.strip():
+            self._confirm()
 
     def on_segment_transcribed(self, text: str) -> None:
         if self._held is None:

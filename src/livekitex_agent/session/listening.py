@@ -81,6 +81,8 @@ class PipelineListener:
 
     def _transcript(self, text: str, is_final: bool) -> None:
         s = self._session
+        if not is_final:
+            self.interruption.on_interim_transcript(text)
         s._emit(
             "user_input_transcribed",
             UserInputTranscribedEvent(transcript=text, is_final=is_final, language=s.language),

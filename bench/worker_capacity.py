@@ -12,10 +12,10 @@ LiveKit room I/O. Measured:
 - memory per added session (``mem_per_session_mb``): what one more session costs a worker whose job
   process has room for it. The sessions are dispatched in steps; the first job process takes the
   first ``--jobs-per-process`` of them. The worker tree's PSS (main process, forkserver, job
-  processes: PSS sums to the physical memory the tree uses) is measured with a third of that
-  process's sessions in conversation and again with the process full; the growth divided by the
-  sessions added is the cost of an added session (the process, its SDK runtime and the spare
-  process started beside it exist at both points). Printed beside it: the whole-load average
+  processes: PSS sums to the physical memory the tree uses) is measured with a quarter, half,
+  three quarters and all of that process's sessions in conversation; the slope of the tree's PSS
+  against the sessions (least squares) is the cost of an added session (the process, its SDK
+  runtime and the spare process started beside it exist at every step). Printed beside it: the whole-load average
   (``mem_tree_per_session_mb``: tree PSS with every session in conversation minus the idle worker's,
   per session; it also counts the job processes started for the sessions, an amortized
   ``mem_per_process_mb / jobs_per_process`` each) and what a job process costs on its own;
@@ -86,9 +86,14 @@ class RunResult:
 
     @property
     def mem_per_session_mb(self) -> float:
-        """Tree PSS growth per session added to a job process that already hosts sessions."""
-        (n1, first), (n2, last) = self.steps[0], self.steps[-1]
-        return (last.pss_mb - first.pss_mb) / (n2 - n1) if n2 > n1 else float("nan")
+        """Tree PSS growth per session added to a job process that already hosts sessions: the
+        least-squares slope of tree PSS against sessions over the steps (one step is noise)."""
+        if len(self.steps) < 2:
+            return float("nan")
+        xs = [float(n) for n, _ in self.steps]
+        ys = [s.pss_mb for _, s in self.steps]
+        mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
+        return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
     @property
     def mem_tree_per_session_mb(self) -> float:
@@ -269,9 +274,10 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
         await asyncio.sleep(1.0)
         idle = await sample(worker, plan.window)
         await callers.start()
-        # the first job process fills up in two steps; the tree is measured after each
+        # the first job process fills up in steps (a quarter of it, then each next quarter); the
+        # tree is measured after each
         full = min(jobs_per_process, plan.sessions)
-        marks = {max(1, full // 3), full} if full > 1 else set()
+        marks = {max(1, round(full * k / 4)) for k in range(1, 5)} if full > 1 else set()
         async with api.LiveKitAPI(server.http_url, server.api_key, server.api_secret) as lk:
             for i, room in enumerate(rooms):
                 await lk.agent_dispatch.create_dispatch(
@@ -312,9 +318,9 @@ def report(r: RunResult) -> None:
         f"turns answered {r.replies} of {r.said} clips said"
     )
     if len(r.steps) > 1:
-        (n1, a), (n2, b) = r.steps[0], r.steps[-1]
+        steps = ", ".join(f"{n}: {s.pss_mb:.1f}" for n, s in r.steps)
         print(
-            f"  one job process with {n1} → {n2} sessions: tree PSS {a.pss_mb:.0f} → {b.pss_mb:.0f} MB, "
+            f"  one job process filling up (sessions: tree PSS MB) {steps}; "
             f"{r.mem_per_session_mb:.1f} MB per added session; each job process started for the load: "
             f"{r.mem_per_process_mb:.1f} MB beyond its sessions"
         )

@@ -96,6 +96,20 @@ async def start_job(wp: WorkerProcess, livekit_server: LiveKitServer, http: aioh
     return room
 
 
+async def test_the_agent_script_runs_once_in_the_forkserver_not_in_each_job_process(
+    worker_process: WorkerProcess, livekit_server: LiveKitServer
+) -> None:
+    """What the script imports is loaded once and shared by every job process forked afterwards."""
+    wp = worker_process
+    async with aiohttp.ClientSession() as http:
+        room = await start_job(wp, livekit_server, http)
+    job_pid = int((wp.out / f"{room}.started").read_text())
+    runs = [line.split() for line in (wp.out / "script-runs.txt").read_text().splitlines()]
+    assert [name for _, name in runs] == ["__main__", "__mp_main__"], runs
+    assert runs[0][0] == str(wp.proc.pid)
+    assert str(job_pid) not in {pid for pid, _ in runs}
+
+
 async def test_sigterm_drains_running_job_then_exits_zero(
     worker_process: WorkerProcess, livekit_server: LiveKitServer
 ) -> None:

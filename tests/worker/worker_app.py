@@ -13,6 +13,10 @@ from pathlib import Path
 from livekitex_agent import cli
 from livekitex_agent.worker import JobContext, WorkerOptions
 
+if "TEST_OUT_DIR" in os.environ:  # each process that runs this script says so
+    with open(Path(os.environ["TEST_OUT_DIR"]) / "script-runs.txt", "a") as runs:
+        runs.write(f"{os.getpid()} {__name__}\n")
+
 
 async def entrypoint(ctx: JobContext) -> None:
     out = Path(os.environ["TEST_OUT_DIR"])

@@ -122,6 +122,7 @@ class WorkerManager:
             # the forkserver imports these once; each job process is then a cheap fork of it
             preload = [
                 "__main__",
+                "livekitex_agent.worker.forkserver_main",  # the user's script, imported once
                 "livekitex_agent.worker.proc_child",
                 "livekitex_agent.rooms.livekit",  # skipped by the forkserver if it cannot be imported
                 self._opts.entrypoint.__module__,
@@ -393,14 +394,34 @@ class WorkerManager:
 
 @contextlib.contextmanager
 def _forkserver_sees_our_path() -> Iterator[None]:
-    """The forkserver starts with the first job process and, on Python 3.11, ignores our ``sys.path``:
-    hand it over through ``PYTHONPATH`` so the entrypoint's and the preload modules import there."""
-    saved = os.environ.get("PYTHONPATH")
-    os.environ["PYTHONPATH"] = os.pathsep.join(p for p in sys.path if p)
+    """The forkserver starts with the first job process and, on Python 3.11, ignores our ``sys.path``
+    and our main module: hand them over through ``PYTHONPATH`` (so the entrypoint's and the preload
+    modules import there) and ``LIVEKITEX_FORKSERVER_MAIN`` (see ``forkserver_main``)."""
+    handover = {"PYTHONPATH": os.pathsep.join(p for p in sys.path if p), FORKSERVER_MAIN_ENV: _main_ref()}
+    saved = {name: os.environ.get(name) for name in handover}
+    os.environ.update(handover)
     try:
         yield
     finally:
-        if saved is None:
-            os.environ.pop("PYTHONPATH", None)
-        else:
-            os.environ["PYTHONPATH"] = saved
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+FORKSERVER_MAIN_ENV = "LIVEKITEX_FORKSERVER_MAIN"
+
+
+def _main_ref() -> str:
+    """How a job process would find the main module: ``name:module`` (``python -m``), ``path:file``
+    (a script), or ``""`` (an interactive session: nothing to import)."""
+    main = sys.modules.get("__main__")
+    name = getattr(getattr(main, "__spec__", None), "name", None)
+    if name:
+        return "" if name == "__main__" or name.endswith(".__main__") else f"name:{name}"
+    path = getattr(main, "__file__", None)
+    if not path:
+        return ""
+    origin = getattr(multiprocessing.process, "ORIGINAL_DIR", None) or os.getcwd()  # as spawn resolves it
+    return "path:" + os.path.normpath(os.path.join(origin, path))

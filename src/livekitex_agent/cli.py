@@ -306,7 +306,7 @@ def main(argv: Sequence[str] | None = None, options: WorkerOptions | None = None
     parser = build_parser(options)
     args = parser.parse_args(argv)
     cmd = _SUBCOMMANDS[args.command]
-    if cmd.needs_app and options is None:
+    if cmd.needs_app and options is None and not getattr(args, "list_devices", False):
         parser.error(
             f"{cmd.name!r} runs an agent: call cli.run_app(WorkerOptions(...)) from your agent script"
         )

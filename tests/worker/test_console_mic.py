@@ -204,6 +204,16 @@ def test_list_devices_shows_the_microphone_and_speaker(pulse: PulseServer, tmp_p
     )
     assert proc.returncode == 0, proc.stderr
     assert "pulse" in proc.stdout and "default input" in proc.stdout
+    # listing devices needs no agent script
+    bare = subprocess.run(
+        [sys.executable, "-m", "livekitex_agent", "console", "--list-devices"],
+        env=pulse.client_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert bare.returncode == 0, bare.stderr
+    assert bare.stdout == proc.stdout
 
 
 def test_no_sound_device_at_all_is_a_clear_error(tmp_path: Path) -> None:

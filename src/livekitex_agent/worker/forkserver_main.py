@@ -12,7 +12,7 @@ import os
 import sys
 from multiprocessing import process, spawn
 
-ENV = "LIVEKITEX_FORKSERVER_MAIN"
+from .manager import FORKSERVER_MAIN_ENV  # the package (so the manager) is imported first anyway
 
 
 def _import_main(ref: str) -> None:
@@ -28,7 +28,7 @@ def _import_main(ref: str) -> None:
         spawn._fixup_main_from_name(where)  # type: ignore[attr-defined]
 
 
-_ref = os.environ.pop(ENV, "")
+_ref = os.environ.pop(FORKSERVER_MAIN_ENV, "")
 if _ref:
     try:
         _import_main(_ref)

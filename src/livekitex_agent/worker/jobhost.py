@@ -37,13 +37,6 @@ class JobHost:
         self._tasks: dict[str, asyncio.Task[None]] = {}
         self._closing = False
 
-    @property
-    def job_ids(self) -> list[str]:
-        return list(self._tasks)
-
-    def context(self, job_id: str) -> JobContext | None:
-        return self._contexts.get(job_id)
-
     def start(self, info: JobInfo) -> None:
         job_id = info.job.id
         if self._closing:

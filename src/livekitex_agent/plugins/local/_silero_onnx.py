@@ -180,7 +180,6 @@ class SileroState:
         ]
         self._inputs = (_P * 3)(*(v.value for v in self._values[:3]))
         self._outputs = (_P * 2)(*(v.value for v in self._values[3:]))
-        self._pending_context = False
 
     def process(self) -> float:
         """Speech probability of ``window`` (then kept as the next window's context)."""

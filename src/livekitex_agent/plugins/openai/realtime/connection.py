@@ -69,7 +69,6 @@ def close_error(code: int | None, reason: str | None, *, provider: str) -> Provi
 class CloseInfo:
     code: int | None
     reason: str | None
-    by_us: bool
 
 
 class Connection:
@@ -117,7 +116,7 @@ class Connection:
                 return
 
     def close_info(self) -> CloseInfo:
-        return CloseInfo(self.ws.close_code, self._close_reason, self._closing)
+        return CloseInfo(self.ws.close_code, self._close_reason)
 
     async def close(self, code: int = 1000) -> None:
         if self._closing:

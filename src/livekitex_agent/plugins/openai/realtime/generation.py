@@ -56,10 +56,6 @@ class ResponseTracker:
     def active(self) -> bool:
         return bool(self._active)
 
-    @property
-    def active_ids(self) -> list[str]:
-        return list(self._active)
-
     def active_item_ids(self) -> set[str]:
         ids: set[str] = set()
         for act in self._active.values():

@@ -36,9 +36,15 @@ def resolve_api_key(api_key: str | None) -> str:
     return key
 
 
+def configured_base_url(base_url: str | None) -> str:
+    """The explicit URL, else ``$OPENAI_BASE_URL``, else the public API (unchecked: the Realtime
+    clients also take ws:// and wss://)."""
+    return (base_url or os.environ.get(BASE_URL_ENV, "") or DEFAULT_BASE_URL).strip()
+
+
 def resolve_base_url(base_url: str | None) -> str:
-    """The explicit URL, else ``$OPENAI_BASE_URL``, else the public API; must be http(s)."""
-    url = (base_url or os.environ.get(BASE_URL_ENV, "") or DEFAULT_BASE_URL).strip().rstrip("/")
+    """The configured base URL (see :func:`configured_base_url`) for HTTP requests; must be http(s)."""
+    url = configured_base_url(base_url).rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise ConfigError(f"OpenAI base URL must start with http:// or https://, got {url!r}")
     return url

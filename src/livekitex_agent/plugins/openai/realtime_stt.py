@@ -16,7 +16,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import os
 from collections.abc import AsyncIterator, Sequence
 from typing import Any
 
@@ -36,7 +35,7 @@ from ...providers.stt import (
     STTStream,
     iterate_events,
 )
-from .client import BASE_URL_ENV, DEFAULT_BASE_URL, resolve_api_key
+from .client import configured_base_url, resolve_api_key
 from .realtime.audio import AudioChunker
 from .realtime.client_events import audio_append, audio_commit, dumps, session_update
 from .realtime.connection import Connection, close_error, open_connection, server_error
@@ -156,8 +155,7 @@ class RealtimeSTT(STT):
         self.prompt = prompt
         self._api_key = resolve_api_key(api_key)
         install_redaction([self._api_key])
-        base = (base_url or os.environ.get(BASE_URL_ENV, "") or DEFAULT_BASE_URL).strip()
-        self.url = realtime_url(base, model, intent="transcription")
+        self.url = realtime_url(configured_base_url(base_url), model, intent="transcription")
         self.connect_timeout = connect_timeout
         self.heartbeat = heartbeat
         self._http: aiohttp.ClientSession | None = None

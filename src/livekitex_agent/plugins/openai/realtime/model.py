@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import os
 import time
 import urllib.parse
 from collections.abc import Callable, Sequence
@@ -13,7 +12,7 @@ from ....log import install_redaction
 from ....providers import realtime
 from ....providers.base import RetryPolicy
 from ....providers.realtime import Modality, RealtimeOptions, TurnDetection
-from ..client import BASE_URL_ENV, DEFAULT_BASE_URL, resolve_api_key
+from ..client import configured_base_url, resolve_api_key
 from .session import RealtimeSession
 
 logger = logging.getLogger("livekitex_agent.plugins.openai.realtime")
@@ -85,7 +84,7 @@ class RealtimeModel(realtime.RealtimeModel):
         key = resolve_api_key(api_key)
         self._api_key = key
         install_redaction([key])
-        self.base_url = (base_url or os.environ.get(BASE_URL_ENV, "") or DEFAULT_BASE_URL).strip()
+        self.base_url = configured_base_url(base_url)
         self.url = realtime_url(self.base_url, model)
         self.retry_policy = retry_policy
         self.connect_timeout = connect_timeout

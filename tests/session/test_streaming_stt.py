@@ -205,6 +205,46 @@ async def test_a_stream_that_fails_to_open_or_never_answers_falls_back(how: str)
     assert [m.content for m in session.history.messages()][1:] == ["hello anyway", "Hi."]
 
 
+class _EarlySTT(STT):
+    """Its streams give a final at once and end, while the user is still speaking."""
+
+    capabilities = STTCapabilities(streaming=True)
+
+    async def recognize(self, frames: Sequence[AudioFrame], *, language: str | None = None) -> SpeechEvent:
+        raise AssertionError("not used")
+
+    def stream(self, *, language: str | None = None) -> STTStream:
+        return _EarlyStream()
+
+
+class _EarlyStream(STTStream):
+    def push_frame(self, frame: AudioFrame) -> None:
+        pass
+
+    def end_input(self) -> None:
+        raise AssertionError("the stream has ended already")
+
+    async def __aiter__(self) -> AsyncIterator[SpeechEvent]:
+        yield SpeechEvent(SpeechEventType.FINAL_TRANSCRIPT, [SpeechAlternative("early words")])
+
+    async def aclose(self) -> None:
+        pass
+
+
+@virtual_time
+async def test_a_stream_that_ends_before_the_speech_does_gives_the_turn_at_the_end_of_speech() -> None:
+    session, io, rec = await start(_EarlySTT(), FakeLLM(["Hi."]))
+    io.push_audio(utterance(1.0))
+    io.push_silence(3.0)
+    io.end_input()
+    await asyncio.wait_for(session.wait_closed(), 60)
+
+    assert rec.of("error") == []
+    assert transcripts(rec) == [("early words", True)]
+    assert rec.time_of("user_input_transcribed") == pytest.approx(1.0 + 0.3, abs=0.03)
+    assert [m.content for m in session.history.messages()][1:] == ["early words", "Hi."]
+
+
 LONG = " ".join(f"Sentence number {i} of a long story." for i in range(1, 9))
 
 

@@ -90,9 +90,9 @@ class StreamedSegment:
             return
         self.ended_at = self._loop.time()
         self._frames.set_result(frames)
-        stream = self._stream
-        if stream is None or self._error is not None:
-            return
+        stream, reader = self._stream, self._reader
+        if stream is None or reader is None or reader.done() or self._error is not None:
+            return  # no stream, a broken one, or one that already gave all it had
         try:
             tail = self._resampler.flush() if self._resampler is not None else None
             if tail is not None:
@@ -107,13 +107,15 @@ class StreamedSegment:
         self._deadline = self._loop.call_later(timeout, self._on_deadline, timeout)
 
     async def result(self) -> str:
-        """The segment's final text (may be empty). Raises :class:`StreamFailed`."""
+        """The segment's final text (may be empty) once it has ended. Raises :class:`StreamFailed`."""
         reader = self._reader
         if reader is not None:
             await asyncio.wait((reader,))
         if self._error is not None:
             raise StreamFailed(str(self._error)) from self._error
         assert reader is not None
+        if self.ended_at is None:  # the stream ended before the speech did: its text counts from the end
+            await self._frames
         return reader.result()
 
     async def frames(self) -> tuple[AudioFrame, ...]:

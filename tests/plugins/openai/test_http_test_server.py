@@ -17,12 +17,6 @@ AUTH = {"Authorization": "Bearer test-key-123"}
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[OpenAITestServer]:
-    async with OpenAITestServer() as s:
-        yield s
-
-
-@pytest.fixture
 async def http() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession(headers=AUTH) as session:
         yield session

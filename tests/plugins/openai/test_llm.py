@@ -26,12 +26,6 @@ FAST = RetryPolicy(max_retries=2, base_delay=0.001, max_delay=2.0, jitter=0.0, t
 
 
 @pytest.fixture
-async def server() -> AsyncIterator[OpenAITestServer]:
-    async with OpenAITestServer() as s:
-        yield s
-
-
-@pytest.fixture
 async def llm(server: OpenAITestServer) -> AsyncIterator[openai.LLM]:
     model = openai.LLM(api_key=KEY, base_url=server.base_url, retry_policy=FAST)
     yield model

@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
+from typing import Any
 
 import numpy as np
+import pytest
 
 from livekitex_agent.media import AudioFrame, read_wav, write_wav
 from livekitex_agent.testing import FakeTTS
+from livekitex_agent.worker import JobContext, JobProcess, WorkerOptions
+from livekitex_agent.worker.console import ConsoleOptions, run_console
 
 AGENT = textwrap.dedent(
     """
@@ -53,3 +58,37 @@ def test_console_runs_the_entrypoint_on_wav_files(tmp_path: Path) -> None:
     per_frame = int((np.abs(reply) > 1000).sum())
     expected = per_frame * 10 + int((np.abs(reply[: reply.size // 2]) > 1000).sum())
     assert int((np.abs(out.data) > 1000).sum()) == expected
+
+
+def _console_with_prewarm(tmp_path: Path, prewarm: Any, entrypoint: Any) -> int:
+    write_wav(tmp_path / "in.wav", AudioFrame.silence(0.1, 16000))
+    return run_console(
+        WorkerOptions(entrypoint=entrypoint, prewarm_fnc=prewarm),
+        ConsoleOptions(input_wav=str(tmp_path / "in.wav"), output_wav=str(tmp_path / "out.wav")),
+    )
+
+
+def test_console_awaits_an_async_prewarm(tmp_path: Path) -> None:
+    seen: dict[str, Any] = {}
+
+    async def prewarm(proc: JobProcess) -> None:
+        await asyncio.sleep(0)
+        proc.userdata["model"] = "loaded"
+
+    async def entrypoint(ctx: JobContext) -> None:
+        seen.update(ctx.proc.userdata)
+        ctx.shutdown("done")
+
+    assert _console_with_prewarm(tmp_path, prewarm, entrypoint) == 0
+    assert seen == {"model": "loaded"}
+
+
+def test_console_reports_a_failing_prewarm(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    def prewarm(proc: JobProcess) -> None:
+        raise ValueError("model file missing")
+
+    async def entrypoint(ctx: JobContext) -> None:
+        raise AssertionError("the entrypoint must not run after a failed prewarm")
+
+    assert _console_with_prewarm(tmp_path, prewarm, entrypoint) == 1
+    assert "console: prewarm failed: ValueError: model file missing" in capsys.readouterr().out

@@ -24,6 +24,7 @@ from ..media.io import SessionIO
 from ..rooms.console import ConsoleIO, DeviceConsoleIO
 from .job import JobContext, JobInfo, JobProcess, run_job
 from .options import WorkerOptions
+from .proc_child import _prewarm
 from .protocol import JS_SUCCESS
 
 logger = logging.getLogger("livekitex_agent.worker")
@@ -125,10 +126,13 @@ def run_console(options: WorkerOptions, opts: ConsoleOptions) -> int:
         return 2
     print(banner, flush=True)
     proc = JobProcess(executor="console")
-    if options.prewarm_fnc is not None:
-        options.prewarm_fnc(proc)
 
     async def main() -> int:
+        error = await _prewarm(options.prewarm_fnc, proc)  # awaits an async prewarm_fnc, too
+        if error:
+            await io.aclose()
+            print(f"console: {error}")
+            return 1
         loop = asyncio.get_running_loop()
         ctx = ConsoleJobContext(io, proc)
         main_task = asyncio.current_task()

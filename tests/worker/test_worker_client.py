@@ -11,7 +11,7 @@ import jwt
 import pytest
 from fake_agent_server import FakeAgentServer, make_job
 from livekit.protocol import agent as pa
-from worker_helpers import eventually
+from worker_helpers import WORKER_ONLY_GRANT, eventually
 
 from livekitex_agent.config import load_worker_settings
 from livekitex_agent.worker import JobContext, JobRequest, Worker, WorkerOptions
@@ -74,12 +74,7 @@ async def test_registers_with_a_worker_only_token(server: FakeAgentServer, start
     scheme, token = server.auth_headers[0].split(" ", 1)
     assert scheme == "Bearer"
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="APItestkey")
-    assert claims["video"] == {
-        "agent": True,
-        "canPublish": False,
-        "canSubscribe": False,
-        "canPublishData": False,
-    }
+    assert claims["video"] == WORKER_ONLY_GRANT
     assert claims["exp"] - claims["nbf"] == 300
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import jwt
 import pytest
 from livekit.protocol import agent as pa
+from worker_helpers import WORKER_ONLY_GRANT
 
 from livekitex_agent.worker import protocol as proto
 from livekitex_agent.worker.tokens import agent_room_token, worker_token
@@ -97,12 +98,7 @@ def test_agent_ws_url() -> None:
 def test_worker_token_only_registers_and_expires_soon() -> None:
     token = worker_token("APIkey", SECRET)
     claims = jwt.decode(token, SECRET, algorithms=["HS256"], issuer="APIkey")
-    assert claims["video"] == {
-        "agent": True,
-        "canPublish": False,
-        "canSubscribe": False,
-        "canPublishData": False,
-    }
+    assert claims["video"] == WORKER_ONLY_GRANT
     assert claims["exp"] - claims["nbf"] == 300
     assert claims["sub"] == ""
 

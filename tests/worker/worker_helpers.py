@@ -7,6 +7,9 @@ from collections.abc import Awaitable, Callable
 
 from livekitex_agent.testing import wait_until
 
+# the video grant of a worker's registration token: it may register, and join no room
+WORKER_ONLY_GRANT = {"agent": True, "canPublish": False, "canSubscribe": False, "canPublishData": False}
+
 
 async def eventually(predicate: Callable[[], bool], timeout: float, interval: float = 0.02) -> None:
     """Poll ``predicate`` (state outside this loop: files, other processes) until true or ``timeout``."""

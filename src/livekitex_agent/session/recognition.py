@@ -13,12 +13,10 @@ and every segment has its transcript (waiting for a slow transcript at most unti
 from __future__ import annotations
 
 import asyncio
-import logging
 from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from ..errors import ProviderError
 from ..media.frame import AudioFrame, combine_frames
 from ..media.resample import Resampler, resample
 from ..metrics import UsageMetrics
@@ -27,8 +25,6 @@ from ..providers.stt import STT
 from ..providers.vad import VAD, VADEvent, VADEventType, VADStream
 from .generation import TurnTiming
 from .stt_stream import StreamedSegment, StreamFailed
-
-logger = logging.getLogger("livekitex_agent.session")
 
 
 @dataclass
@@ -41,7 +37,7 @@ class RecognitionHooks:
     transcript: Callable[[str, bool], None]  # (text, is_final) — only non-empty text
     segment_transcribed: Callable[[str], None]  # every finished segment, text may be empty
     end_of_turn: Callable[[str, TurnTiming], None]
-    error: Callable[[BaseException, str], None]
+    error: Callable[[BaseException, str], None]  # (error, source); the session logs and reports it
     usage: Callable[[UsageMetrics], None]
 
 
@@ -180,10 +176,7 @@ class AudioRecognition:
                 # the STT's share of the turn's latency: from the VAD's end of speech to the final
                 self._segment_done(text, max(0.0, now - segment.ended_at))
             except StreamFailed as e:
-                cause = e.__cause__ if e.__cause__ is not None else e
-                if not isinstance(cause, ProviderError):
-                    logger.error("STT %s stream failed", self._stt.label, exc_info=cause)
-                self._hooks.error(cause, "stt")
+                self._hooks.error(e.__cause__ if e.__cause__ is not None else e, "stt")
                 frames = await segment.frames()  # the user's words are in the segment's audio
                 await segment.aclose()
                 started = self._loop.time()
@@ -212,11 +205,7 @@ class AudioRecognition:
                 policy=stt.retry_policy,
                 provider=stt.label,
             )
-        except ProviderError as e:
-            self._hooks.error(e, "stt")
-            return ""
-        except Exception as e:  # a provider bug must not end the session
-            logger.exception("STT %s failed", stt.label)
+        except Exception as e:  # a provider error (or bug) must not end the session; the hook logs it
             self._hooks.error(e, "stt")
             return ""
         self._hooks.usage(

@@ -52,9 +52,9 @@ class EnergyVAD:
         data = np.concatenate([self._pending, pcm]) if self._pending.size else pcm
         changes: list[VADChange] = []
         n_windows = data.size // WINDOW_SAMPLES
-        for i in range(n_windows):
-            window = data[i * WINDOW_SAMPLES : (i + 1) * WINDOW_SAMPLES].astype(np.float32)
-            loud = float(np.sqrt(np.mean(window * window))) >= self._rms_threshold
+        windows = data[: n_windows * WINDOW_SAMPLES].reshape(n_windows, WINDOW_SAMPLES).astype(np.float32)
+        levels = np.sqrt(np.mean(windows * windows, axis=1))  # every window's RMS at once
+        for loud in (levels >= self._rms_threshold).tolist():
             start = self._position_ms
             self._position_ms += WINDOW_MS
             if loud:

@@ -10,7 +10,7 @@ import pytest
 from livekit import rtc
 from lk_helpers import AudioRecorder, StubSession, TonePublisher, connect, rooms, wait_until
 
-from livekitex_agent.media import AudioFrame, combine_frames
+from livekitex_agent.media import AudioFrame, AudioOutput, combine_frames
 from livekitex_agent.rooms.livekit import LiveKitRoomIO
 from livekitex_agent.testing.livekit_server import LiveKitServer
 
@@ -28,6 +28,28 @@ async def start_io(room: rtc.Room, **options: object) -> tuple[LiveKitRoomIO, St
     session.io = io
     await io.start(session)
     return io, session
+
+
+async def listening_caller(caller: rtc.Room) -> AudioRecorder:
+    """The caller records the agent's voice, once subscribed to its track."""
+    recorder = AudioRecorder(caller, "agent")
+    recorder.start()
+    await wait_until(lambda: bool(recorder.track_sids), 10, "the caller to subscribe to the agent's track")
+    return recorder
+
+
+async def play_until_heard(
+    io: LiveKitRoomIO, recorder: AudioRecorder, seconds: float, heard: float
+) -> AudioOutput:
+    """Play a ``seconds`` tone and wait until the caller heard ``heard`` seconds of it."""
+    out = io.audio_output
+    assert out is not None
+    await out.capture_frame(tone(seconds))
+    out.flush()
+    await wait_until(
+        lambda: sum(f.duration for f in recorder.loud()) >= heard, 10, f"the caller to hear {heard} s"
+    )
+    return out
 
 
 async def test_input_yields_the_callers_voice_at_the_requested_rate(livekit_server: LiveKitServer) -> None:
@@ -60,11 +82,7 @@ async def test_input_yields_the_callers_voice_at_the_requested_rate(livekit_serv
 async def test_output_is_heard_by_the_caller_paced_in_real_time(livekit_server: LiveKitServer) -> None:
     async with rooms(livekit_server, "output", "caller") as (agent, caller):
         io, _ = await start_io(agent)
-        recorder = AudioRecorder(caller, "agent")
-        recorder.start()
-        await wait_until(
-            lambda: bool(recorder.track_sids), 10, "the caller to subscribe to the agent's track"
-        )
+        recorder = await listening_caller(caller)
         publication = caller.remote_participants["agent"].track_publications[recorder.track_sids[0]]
         assert publication.source == rtc.TrackSource.SOURCE_MICROPHONE
         assert io.agent_track_sid == publication.sid
@@ -93,18 +111,8 @@ async def test_output_is_heard_by_the_caller_paced_in_real_time(livekit_server: 
 async def test_clear_buffer_stops_the_remote_audio_promptly(livekit_server: LiveKitServer) -> None:
     async with rooms(livekit_server, "clear", "caller") as (agent, caller):
         io, _ = await start_io(agent)
-        recorder = AudioRecorder(caller, "agent")
-        recorder.start()
-        await wait_until(
-            lambda: bool(recorder.track_sids), 10, "the caller to subscribe to the agent's track"
-        )
-        out = io.audio_output
-        assert out is not None
-        await out.capture_frame(tone(3.0))
-        out.flush()
-        await wait_until(
-            lambda: sum(f.duration for f in recorder.loud()) >= 0.6, 10, "the caller to hear 0.6 s"
-        )
+        recorder = await listening_caller(caller)
+        out = await play_until_heard(io, recorder, 3.0, heard=0.6)
 
         cleared_at = time.monotonic()
         out.clear_buffer()
@@ -127,18 +135,8 @@ async def test_clear_buffer_stops_the_remote_audio_promptly(livekit_server: Live
 async def test_pause_holds_the_remote_audio_and_resume_plays_the_rest(livekit_server: LiveKitServer) -> None:
     async with rooms(livekit_server, "pause", "caller") as (agent, caller):
         io, _ = await start_io(agent)
-        recorder = AudioRecorder(caller, "agent")
-        recorder.start()
-        await wait_until(
-            lambda: bool(recorder.track_sids), 10, "the caller to subscribe to the agent's track"
-        )
-        out = io.audio_output
-        assert out is not None
-        await out.capture_frame(tone(1.5))
-        out.flush()
-        await wait_until(
-            lambda: sum(f.duration for f in recorder.loud()) >= 0.4, 10, "the caller to hear 0.4 s"
-        )
+        recorder = await listening_caller(caller)
+        out = await play_until_heard(io, recorder, 1.5, heard=0.4)
 
         paused_at = time.monotonic()
         out.pause()

@@ -290,9 +290,8 @@ class ReplyGeneration:
         )
         if self._timing.tts_first_frame is None:
             self._timing.tts_first_frame = self._loop.time()
-        self._timeline.begin_text(sentence, step.index)
+        segment = self._timeline.begin_text(sentence, step.index)
         self._segment_ready.set()
-        produced = 0.0
         try:
             while frame is not None:
                 if resampler is not None:
@@ -301,7 +300,6 @@ class ReplyGeneration:
                     self._audio_written = True
                     await out.capture_frame(frame)
                     self._timeline.add_audio(frame.duration)
-                    produced += frame.duration
                 try:
                     frame = await it.__anext__()
                 except StopAsyncIteration:
@@ -309,7 +307,6 @@ class ReplyGeneration:
             if resampler is not None and (tail := resampler.flush()) is not None and tail.data.size:
                 await out.capture_frame(tail)
                 self._timeline.add_audio(tail.duration)
-                produced += tail.duration
         finally:
             await stream.aclose()
         self._session._emit_usage(
@@ -317,7 +314,7 @@ class ReplyGeneration:
                 provider=tts.label,
                 kind="tts",
                 characters=len(sentence),
-                audio_duration=produced,
+                audio_duration=segment.duration,
                 duration=self._loop.time() - requested,
             )
         )

@@ -117,10 +117,9 @@ class RoomAudioInput(AudioInput):
 
     def _push(self, rframe: rtc.AudioFrame) -> None:
         # a view on the SDK's buffer: no copy
-        frame: AudioFrame | None = AudioFrame(
+        frame = AudioFrame(
             np.frombuffer(rframe.data, dtype=np.int16), rframe.sample_rate, rframe.num_channels
         )
-        assert frame is not None
         if frame.sample_rate != self.sample_rate or frame.num_channels != 1:
             if self._resampler is None:
                 logger.info(
@@ -130,9 +129,10 @@ class RoomAudioInput(AudioInput):
                     self.sample_rate,
                 )
                 self._resampler = Resampler(self.sample_rate)
-            frame = self._resampler.push(frame)
-            if frame is None:
+            resampled = self._resampler.push(frame)
+            if resampled is None:
                 return
+            frame = resampled
         self._frames.append(frame)
         self._buffered += frame.duration
         while self._buffered > self._max_buffered and len(self._frames) > 1:

@@ -190,12 +190,10 @@ class OpenAITestServer:
         request: web.Request,
         content_type: str,
         pieces: Sequence[bytes],
-        *,
-        chunk_delay: float = 0.0,
-        cut_after: int | None = None,
-        gate: asyncio.Event | None = None,
-        gate_after: int = 1,
+        faults: ChatReply | SpeechReply,
     ) -> web.StreamResponse:
+        """Send ``pieces`` as a chunked body with the reply's faults (pauses, a gate, a cut)."""
+        cut_after, gate = faults.cut_after, faults.gate
         resp = web.StreamResponse(headers={"Content-Type": content_type, "x-request-id": self._request_id()})
         resp.enable_chunked_encoding()
         try:
@@ -207,10 +205,10 @@ class OpenAITestServer:
                     if request.transport is not None:
                         request.transport.abort()
                     return resp
-                if gate is not None and n == gate_after:
+                if gate is not None and n == faults.gate_after:
                     await gate.wait()
-                if chunk_delay > 0:
-                    await asyncio.sleep(chunk_delay)
+                if faults.chunk_delay > 0:
+                    await asyncio.sleep(faults.chunk_delay)
             await resp.write_eof()
         except (ConnectionError, asyncio.CancelledError):
             self.responses_aborted += 1  # the client went away mid-body
@@ -244,15 +242,7 @@ class OpenAITestServer:
         chunks = chat_stream_chunks(reply, model, body["messages"], include_usage=include_usage)
         pieces = [f"data: {json.dumps(c, separators=(',', ':'))}\n\n".encode() for c in chunks]
         pieces.append(b"data: [DONE]\n\n")
-        return await self._stream(
-            request,
-            "text/event-stream; charset=utf-8",
-            pieces,
-            chunk_delay=reply.chunk_delay,
-            cut_after=reply.cut_after,
-            gate=reply.gate,
-            gate_after=reply.gate_after,
-        )
+        return await self._stream(request, "text/event-stream; charset=utf-8", pieces, reply)
 
     # -- /audio/transcriptions ------------------------------------------------------------------
     async def _transcription(self, request: web.Request) -> web.StreamResponse:
@@ -348,15 +338,7 @@ class OpenAITestServer:
             pcm, content_type = _wav_header(len(pcm)) + pcm, "audio/wav"
         size = max(1, reply.chunk_size)
         pieces = [pcm[i : i + size] for i in range(0, len(pcm), size)]
-        return await self._stream(
-            request,
-            content_type,
-            pieces,
-            chunk_delay=reply.chunk_delay,
-            cut_after=reply.cut_after,
-            gate=reply.gate,
-            gate_after=reply.gate_after,
-        )
+        return await self._stream(request, content_type, pieces, reply)
 
 
 def _echo(messages: list[dict[str, Any]]) -> str:

@@ -372,10 +372,10 @@ class Worker:
 
     def _job_ended(self, job_id: str, outcome: JobOutcome, record: ManagedJob) -> None:
         self._accepted.pop(job_id, None)
-        self.metrics.jobs.labels(outcome=proto.status_name(outcome.status)).inc()
+        status = proto.status_name(outcome.status)
+        self.metrics.jobs.labels(outcome=status).inc()
         self._send_update(proto.update_job(job_id, outcome.status, outcome.error))
         # a failure was logged (with its traceback) where it happened
-        status = proto.status_name(outcome.status)
         logger.info("job %s ended: %s (%s)", job_id, status, outcome.reason or "done")
         self._send_status()
         self._emitter.emit("job_ended", job_id, outcome)

@@ -62,7 +62,7 @@ def test_flags_override_env_which_overrides_options(
 ) -> None:
     monkeypatch.setenv("LIVEKITEX_HTTP_PORT", "9100")
     monkeypatch.setenv("LIVEKITEX_JOBS_PER_PROCESS", "6")
-    parser = cli.build_parser(OPTIONS)
+    parser = cli.build_parser()
     args = parser.parse_args(["start", "--http-port", "9200", "--agent-name", "flagged"])
     options = WorkerOptions(entrypoint=noop_entry, jobs_per_process=2, http_port=9000, load_threshold=0.6)
     s = cli.resolve_settings(args, options)

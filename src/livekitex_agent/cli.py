@@ -288,7 +288,7 @@ def _load_extensions() -> None:
                 raise
 
 
-def build_parser(options: WorkerOptions | None) -> argparse.ArgumentParser:
+def build_parser() -> argparse.ArgumentParser:
     prog = os.path.basename(sys.argv[0]) if sys.argv and sys.argv[0] else "livekitex-agent"
     if prog == "__main__.py":
         prog = "python -m livekitex_agent"
@@ -303,7 +303,7 @@ def build_parser(options: WorkerOptions | None) -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None, options: WorkerOptions | None = None) -> int:
     """Parse ``argv`` and run the subcommand; returns the exit code (2 for bad configuration)."""
     _load_extensions()
-    parser = build_parser(options)
+    parser = build_parser()
     args = parser.parse_args(argv)
     cmd = _SUBCOMMANDS[args.command]
     if cmd.needs_app and options is None and not getattr(args, "list_devices", False):

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import io
 import json
-import wave
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -13,6 +12,7 @@ import aiohttp
 from ...errors import ConfigError
 from ...media.frame import AudioFrame, combine_frames
 from ...media.resample import resample
+from ...media.wav import write_wav
 from ...providers import stt
 from ...providers.base import RetryPolicy, with_retries
 from ...providers.stt import SpeechAlternative, SpeechEvent, SpeechEventType
@@ -32,11 +32,7 @@ class STTOptions:
 def wav_bytes(frame: AudioFrame) -> bytes:
     """``frame`` as a complete 16-bit PCM WAV file."""
     buf = io.BytesIO()
-    with wave.open(buf, "wb") as w:
-        w.setnchannels(frame.num_channels)
-        w.setsampwidth(2)
-        w.setframerate(frame.sample_rate)
-        w.writeframes(frame.to_bytes())
+    write_wav(buf, frame)
     return buf.getvalue()
 
 

@@ -18,6 +18,7 @@ import numpy as np
 from aiohttp import web
 
 from ...media.frame import AudioFrame
+from ...media.wav import read_wav
 from .replies import (
     ChatReply,
     ErrorReply,
@@ -44,13 +45,7 @@ class UploadedFile:
 
     def wav(self) -> AudioFrame:
         """The upload parsed as a 16-bit PCM WAV file."""
-        with wave.open(io.BytesIO(self.data), "rb") as w:
-            if w.getsampwidth() != 2:
-                raise ValueError(f"expected 16-bit WAV, got {w.getsampwidth() * 8}-bit")
-            pcm = w.readframes(w.getnframes())
-            return AudioFrame(
-                np.frombuffer(pcm, dtype="<i2").astype(np.int16), w.getframerate(), w.getnchannels()
-            )
+        return read_wav(io.BytesIO(self.data))
 
 
 @dataclass
@@ -272,7 +267,7 @@ class OpenAITestServer:
         if ext == "wav":
             try:
                 duration = upload.wav().duration
-            except (wave.Error, EOFError, ValueError):
+            except ValueError:  # read_wav's error for anything that is not 16-bit PCM WAV
                 return self._bad_request("Audio file might be corrupted or unsupported", "file")
         fmt = record.form.get("response_format", "json")
         if fmt not in ("json", "text", "verbose_json"):

@@ -38,7 +38,8 @@ class Subcommand:
     help: str
     configure: Callable[[argparse.ArgumentParser], None]
     handler: Handler
-    needs_app: bool = True  # needs WorkerOptions (run from the agent's own script)
+    # needs WorkerOptions (run from the agent's own script); a function decides from the arguments
+    needs_app: bool | Callable[[argparse.Namespace], bool] = True
 
 
 _SUBCOMMANDS: dict[str, Subcommand] = {}
@@ -50,7 +51,7 @@ def register_subcommand(
     handler: Handler,
     configure: Callable[[argparse.ArgumentParser], None] = lambda p: None,
     *,
-    needs_app: bool = True,
+    needs_app: bool | Callable[[argparse.Namespace], bool] = True,
 ) -> None:
     """Add (or replace) a subcommand: ``handler(args, options)`` returns the exit code."""
     _SUBCOMMANDS[name] = Subcommand(name, help, configure, handler, needs_app)
@@ -273,6 +274,7 @@ register_subcommand(
     "talk to the agent locally, no server",
     _console,
     _configure_console,
+    needs_app=lambda args: not args.list_devices,  # listing the sound devices needs no agent
 )
 
 
@@ -306,7 +308,8 @@ def main(argv: Sequence[str] | None = None, options: WorkerOptions | None = None
     parser = build_parser()
     args = parser.parse_args(argv)
     cmd = _SUBCOMMANDS[args.command]
-    if cmd.needs_app and options is None and not getattr(args, "list_devices", False):
+    needs_app = cmd.needs_app(args) if callable(cmd.needs_app) else cmd.needs_app
+    if needs_app and options is None:
         parser.error(
             f"{cmd.name!r} runs an agent: call cli.run_app(WorkerOptions(...)) from your agent script"
         )

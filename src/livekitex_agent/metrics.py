@@ -1,7 +1,7 @@
 """Latency and usage metrics.
 
 Every completed agent turn produces one :class:`TurnMetrics`; provider usage is reported as
-:class:`UsageMetrics`. :class:`UsageSummary` and :class:`LatencyStats` aggregate them.
+:class:`UsageMetrics`. :class:`UsageSummary` aggregates the latter.
 """
 
 from __future__ import annotations
@@ -89,24 +89,3 @@ def percentile(values: list[float], q: float) -> float:
     low = math.floor(rank)
     high = min(low + 1, len(ordered) - 1)
     return ordered[low] + (ordered[high] - ordered[low]) * (rank - low)
-
-
-@dataclass
-class LatencyStats:
-    """Collects samples (seconds) and reports p50/p95/max in milliseconds."""
-
-    samples: list[float] = field(default_factory=list)
-
-    def add(self, value: float | None) -> None:
-        if value is not None:
-            self.samples.append(value)
-
-    def summary_ms(self) -> dict[str, float]:
-        if not self.samples:
-            return {"count": 0}
-        return {
-            "count": len(self.samples),
-            "p50_ms": percentile(self.samples, 50) * 1000,
-            "p95_ms": percentile(self.samples, 95) * 1000,
-            "max_ms": max(self.samples) * 1000,
-        }

@@ -31,6 +31,7 @@ from livekitex_agent.testing import (
 )
 from livekitex_agent.testing.livekit_server import LiveKitServer
 from livekitex_agent.worker import Worker, WorkerOptions
+from livekitex_agent.worker.tokens import sign
 
 pytestmark = pytest.mark.livekit
 
@@ -83,11 +84,10 @@ async def worker(livekit_server: LiveKitServer) -> AsyncIterator[Worker]:
 
 def caller_token(server: LiveKitServer, room: str) -> str:
     grants = api.VideoGrants(room_join=True, room=room)
-    return (
+    return sign(
         api.AccessToken(server.api_key, server.api_secret)
         .with_identity("caller")
         .with_grants(grants)
-        .to_jwt()
     )
 
 

@@ -29,6 +29,7 @@ from ..session import AgentSession
 from ..testing.livekit_server import LiveKitServer, start_livekit_server
 from ..testing.waiting import wait_until
 from ..worker import JobContext, Worker, WorkerOptions
+from ..worker.tokens import sign
 from .caller import CALLER_SAMPLE_RATE, ReplyTracker
 from .record import CallRecorder, TimedFrames
 
@@ -144,12 +145,11 @@ class LiveKitCall:
         room = self._room = rtc.Room()
         room.on("participant_attributes_changed", self._on_attributes)
         room.on("track_subscribed", self._on_track)
-        token = (
+        token = sign(
             api.AccessToken(server.api_key, server.api_secret)
             .with_identity(CALLER_IDENTITY)
             .with_name("Caller")
             .with_grants(api.VideoGrants(room_join=True, room=self.room_name))
-            .to_jwt()
         )
         await asyncio.wait_for(room.connect(server.url, token), TIMEOUT)
         self._mic = _Microphone(room)

@@ -37,7 +37,7 @@ from ..providers.vad import VAD
 from .fallback import EngineSwitch
 from .generation import ReplyGeneration, TurnTiming
 from .listening import PipelineListener
-from .options import SessionOptions
+from .options import SessionOptions, check_session_arguments
 from .room_io import make_room_io
 from .run_result import RunResult
 from .speech import SpeechHandle, SpeechSource
@@ -79,6 +79,16 @@ class AgentSession(EventEmitter[EventName]):
         if unknown:
             raise ConfigError(f"unknown AgentSession option(s): {', '.join(sorted(unknown))}")
         self.options = replace(base, **option_overrides) if option_overrides else base
+        check_session_arguments(
+            providers={
+                "vad": (vad, VAD), "stt": (stt, STT), "llm": (llm, LLM), "tts": (tts, TTS),
+                "realtime": (realtime, RealtimeModel),
+            },
+            realtime_connect_timeout=realtime_connect_timeout,
+            realtime_reconnect_grace=realtime_reconnect_grace,
+            realtime_recovery_interval=realtime_recovery_interval,
+            flags={"fallback_recovery": fallback_recovery, "close_on_input_end": close_on_input_end},
+        )
         self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
         self.realtime = realtime
         self._fallback_recovery = fallback_recovery

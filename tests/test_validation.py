@@ -109,3 +109,15 @@ def test_a_url_with_credentials_is_refused_without_showing_them() -> None:
     with pytest.raises(ConfigError, match="LIVEKIT_URL must not contain user:password@") as info:
         load_worker_settings(env={**SERVER, "LIVEKIT_URL": "wss://bob:hunter22@lk.example.com"})
     assert "hunter22" not in str(info.value)
+
+
+def test_provider_policies_refuse_nan_and_bools() -> None:
+    from livekitex_agent.providers import RetryPolicy
+    from livekitex_agent.providers.fallback import FallbackOptions
+
+    with pytest.raises(ConfigError, match="RetryPolicy.timeout=nan must be a finite number"):
+        RetryPolicy(timeout=float("nan"))
+    with pytest.raises(ConfigError, match="RetryPolicy.max_retries=True must be an integer"):
+        RetryPolicy(max_retries=True)
+    with pytest.raises(ConfigError, match="FallbackOptions.recovery_interval=nan must be a finite"):
+        FallbackOptions(recovery_interval=float("nan"))

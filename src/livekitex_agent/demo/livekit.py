@@ -29,7 +29,7 @@ from ..session import AgentSession
 from ..testing.livekit_server import LiveKitServer, start_livekit_server
 from ..testing.waiting import wait_until
 from ..worker import JobContext, Worker, WorkerOptions
-from ..worker.tokens import sign
+from ..worker.tokens import quiet_short_key_warning, sign
 from .caller import CALLER_SAMPLE_RATE, ReplyTracker
 from .record import CallRecorder, TimedFrames
 
@@ -156,9 +156,10 @@ class LiveKitCall:
         await self._mic.start()
         self.recorder.note("info", f"the caller joined room {self.room_name!r}; dispatching {AGENT_NAME!r}")
         self._api = api.LiveKitAPI(server.http_url, server.api_key, server.api_secret)
-        await self._api.agent_dispatch.create_dispatch(
-            api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=self.room_name)
-        )
+        with quiet_short_key_warning():  # the demo's own dev server: its short secret is no news
+            await self._api.agent_dispatch.create_dispatch(
+                api.CreateAgentDispatchRequest(agent_name=AGENT_NAME, room=self.room_name)
+            )
         await wait_until(
             lambda: any(_is_agent(p) for p in room.remote_participants.values()),
             timeout=TIMEOUT,

@@ -5,9 +5,11 @@ Tokens and the secret that signs them never reach logs or exception messages.
 
 from __future__ import annotations
 
+import contextlib
 import datetime
 import logging
 import warnings
+from collections.abc import Iterator
 
 from livekit import api
 
@@ -35,11 +37,18 @@ def check_secret_strength(api_secret: str) -> None:
 
 def sign(token: api.AccessToken) -> str:
     """The signed JWT, without PyJWT's per-token warning about a short key (said once at start)."""
+    with quiet_short_key_warning():
+        return token.to_jwt()
+
+
+@contextlib.contextmanager
+def quiet_short_key_warning() -> Iterator[None]:
+    """Around code that signs tokens itself (``api.LiveKitAPI`` calls): no per-token PyJWT warning."""
     from jwt.warnings import InsecureKeyLengthWarning
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore", InsecureKeyLengthWarning)
-        return token.to_jwt()
+        yield
 
 WORKER_TOKEN_TTL = datetime.timedelta(minutes=5)  # only checked when the websocket is opened
 ROOM_TOKEN_TTL = datetime.timedelta(minutes=10)  # only checked at join; the server refreshes it after

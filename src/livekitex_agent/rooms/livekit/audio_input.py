@@ -133,6 +133,7 @@ class RoomAudioInput(AudioInput):
             if resampled is None:
                 return
             frame = resampled
+        frame.captured_at = asyncio.get_running_loop().time()  # arrival: latency counts from here
         self._frames.append(frame)
         self._buffered += frame.duration
         while self._buffered > self._max_buffered and len(self._frames) > 1:

@@ -121,3 +121,21 @@ def test_provider_policies_refuse_nan_and_bools() -> None:
         RetryPolicy(max_retries=True)
     with pytest.raises(ConfigError, match="FallbackOptions.recovery_interval=nan must be a finite"):
         FallbackOptions(recovery_interval=float("nan"))
+
+
+def test_provider_and_room_constructors_refuse_nan_and_bools() -> None:
+    from livekitex_agent.plugins import openai
+    from livekitex_agent.providers.realtime import RealtimeOptions
+    from livekitex_agent.providers.vad import VADOptions
+    from livekitex_agent.rooms.livekit import LiveKitRoomIO
+
+    with pytest.raises(ConfigError, match="min_silence_duration=nan must be a finite number"):
+        VADOptions(min_silence_duration=float("nan"))
+    with pytest.raises(ConfigError, match="max_output_tokens=True must be an integer"):
+        RealtimeOptions(model="m", max_output_tokens=True)
+    with pytest.raises(ConfigError, match="openai.LLM read_timeout=nan must be a finite number"):
+        openai.LLM(api_key="sk-test", read_timeout=float("nan"))
+    with pytest.raises(ConfigError, match="disconnect_grace=nan must be a finite number"):
+        LiveKitRoomIO(None, disconnect_grace=float("nan"))  # type: ignore[arg-type]
+    with pytest.raises(ConfigError, match="text_input='no' must be True or False"):
+        LiveKitRoomIO(None, text_input="no")  # type: ignore[arg-type]

@@ -17,6 +17,7 @@ from ...errors import ConfigError, ErrorCategory, ProviderError
 from ...media.frame import AudioFrame, combine_frames
 from ...media.resample import resample
 from ...providers.stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
+from ...validation import check_int, check_number
 from ._deps import require
 from .sphinx_decoder import SAMPLE_RATE, _Cancelled, _Decoder, decoding_error
 from .sphinx_grammar import PhraseGrammar
@@ -84,8 +85,8 @@ class PocketSphinxSTT(STT):
         streaming: bool = False,
     ) -> None:
         self._ps: Any = require("pocketsphinx", "pocketsphinx", "PocketSphinxSTT")
-        if max_decoders < 1:
-            raise ConfigError(f"PocketSphinxSTT max_decoders must be >= 1, got {max_decoders!r}")
+        check_int("PocketSphinxSTT max_decoders", max_decoders, minimum=1)
+        check_number("PocketSphinxSTT min_level_dbfs", min_level_dbfs, minimum=None)
         if not math.isfinite(phrase_margin):
             raise ConfigError(f"PocketSphinxSTT phrase_margin must be a finite number, got {phrase_margin!r}")
         if stream_final not in ("exact", "live"):

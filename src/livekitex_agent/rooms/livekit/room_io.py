@@ -13,6 +13,7 @@ from livekit import rtc
 from ...errors import ConfigError
 from ...events import AgentState, AgentStateChangedEvent, CloseReason, UserInputTranscribedEvent
 from ...media.io import SessionIO
+from ...validation import check_bool, check_number
 from ._tasks import TaskOwner
 from .audio_input import RoomAudioInput
 from .audio_output import RoomAudioOutput
@@ -65,8 +66,9 @@ class LiveKitRoomIO(SessionIO):
         track_name: str = "agent-voice",
         chat_limits: ChatLimits | None = None,
     ) -> None:
-        if disconnect_grace < 0:
-            raise ConfigError(f"disconnect_grace must be >= 0 seconds, got {disconnect_grace!r}")
+        check_number("disconnect_grace", disconnect_grace, unit=" seconds")
+        check_bool("close_on_disconnect", close_on_disconnect)
+        check_bool("text_input", text_input)
         for name, rate in (
             ("input_sample_rate", input_sample_rate),
             ("output_sample_rate", output_sample_rate),

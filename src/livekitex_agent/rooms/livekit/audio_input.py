@@ -52,6 +52,7 @@ class RoomAudioInput(AudioInput):
         self._tasks = TaskOwner()
         self._resampler: Resampler | None = None
         self._dropped = 0.0
+        self._error: Exception | None = None  # the track's stream failed
 
     @property
     def track_sid(self) -> str | None:
@@ -92,6 +93,8 @@ class RoomAudioInput(AudioInput):
                 frame = self._frames.popleft()
                 self._buffered -= frame.duration
                 yield frame
+            if self._error is not None:
+                raise self._error
             if self._closed:
                 return
             self._ready.clear()
@@ -107,9 +110,20 @@ class RoomAudioInput(AudioInput):
 
     # -- internals ------------------------------------------------------------------------------
     async def _run(self, stream: rtc.AudioStream) -> None:
+        bad = 0
         try:
             async for event in stream:
-                self._push(event.frame)
+                try:
+                    self._push(event.frame)
+                    bad = 0
+                except Exception as e:  # one odd frame must not end the input
+                    bad += 1
+                    if bad == 1:
+                        logger.warning("skipping an audio frame the input cannot use: %r", e)
+        except Exception as e:  # the SDK's stream failed: the session must hear of it, not go deaf
+            logger.error("audio input from track %s failed: %r", self._track_sid, e)
+            self._error = e
+            self._ready.set()
         finally:
             # the stream's own task ends once the SDK confirms the close; never wait on it forever
             with contextlib.suppress(Exception, asyncio.CancelledError):

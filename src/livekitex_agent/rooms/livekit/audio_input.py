@@ -73,6 +73,7 @@ class RoomAudioInput(AudioInput):
             track, sample_rate=self.sample_rate, num_channels=1, frame_size_ms=self._frame_ms
         )
         self._track_sid = track_sid
+        self._error = None  # a new track: recovered, if the old one had failed unnoticed
         self._pump = self._tasks.spawn(self._run(stream), name=f"room-audio-input:{track_sid}")
         logger.debug("audio input attached to track %s", track_sid)
 

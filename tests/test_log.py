@@ -73,6 +73,7 @@ def test_redaction_holds_under_a_users_own_basic_config(tmp_path: object) -> Non
         "the server rejected the worker token: check LIVEKIT_API_KEY and LIVEKIT_API_SECRET",
         "secret: not set; token: expired",
         "room RM_aBc123 job AJ_xyz9 commit 3f2a9c1d0b8e7f6a5d4c3b2a1f0e9d8c7b6a5f4e",
+        "monkey=3 max_tokens=100 tokenizer=bpe",
     ],
 )
 def test_ordinary_words_after_a_label_survive(text: str) -> None:
@@ -83,6 +84,7 @@ def test_ordinary_words_after_a_label_survive(text: str) -> None:
     ("text", "expected"),
     [
         ("api_key=hunter2222 next", "api_key=*** next"),
+        ("access_token = abcdef0123 x", "access_token = *** x"),
         ('{"api_key": "abc123def456"}', '{"api_key": "***"}'),
         ("LIVEKIT_API_SECRET='Zx81nQ' used", "LIVEKIT_API_SECRET='***' used"),
         ("secret Abc9aBc9aBc9aBc9aBc9aBc9aBc9aBc9aBc9 here", "secret *** here"),

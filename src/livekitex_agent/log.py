@@ -31,7 +31,7 @@ _PATTERNS = [
     re.compile(r"\beyJ[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+\.[A-Za-z0-9_\-]+"),
     # assignments (api_key=..., "secret": "...", password='...'): the value, only when it is assigned
     re.compile(
-        r"(?i)([\w-]*(?:key|secret|token|password)(?:[\"']\s*[:=]\s*[\"']|\s*=\s*[\"']?))"
+        r"(?i)(\b(?:[\w-]*[_-])?(?:key|apikey|secret|token|password)(?:[\"']\s*[:=]\s*[\"']|\s*=\s*[\"']?))"
         r"[^\s\"'&,}]+"
     ),
     re.compile(r"(?i)([?&](?:access_token|token|key)=)[^&\s]+"),

@@ -44,4 +44,5 @@ fi
 if [ "${LIVEKITEX_SKIP_SERVER:-0}" != "1" ]; then
     scripts/install-livekit-server.sh
 fi
+scripts/install-playground.sh  # the playground's livekit-client bundle, and chromium for its tests
 say "ready"

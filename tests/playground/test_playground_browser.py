@@ -57,10 +57,11 @@ def audible_seconds(frame: AudioFrame) -> float:
 
 
 async def microphone_wav(path: Path) -> Path:
-    """The user's question, after 0.3 s of silence, as the fake microphone's file."""
+    """The user's question as the fake microphone's file: it starts playing when the microphone
+    opens, so the question waits 1.5 s for the track to be published and reach the agent."""
     speech = await synthesize_to_frame(QUESTION + "?", voice="en-us+f3", rate=160, sample_rate=16000)
-    silence = np.zeros(4800, np.int16)
-    write_wav(path, AudioFrame(np.concatenate([silence, speech.data, silence]), 16000, 1))
+    lead, tail = np.zeros(24000, np.int16), np.zeros(4800, np.int16)
+    write_wav(path, AudioFrame(np.concatenate([lead, speech.data, tail]), 16000, 1))
     return path
 
 
@@ -192,9 +193,9 @@ async def test_talk_to_the_agent_in_a_browser(
             barge_in = time.monotonic()
             await page.get_by_role("button", name="Turn microphone on").click()
             await wait_for_page(
-                page, "performance.now() - window.playground.agentAudio.lastAudibleAt > 700", 8
+                page, "performance.now() - window.playground.agentAudio.lastAudibleAt > 700", 12
             )
-            stopped_after = time.monotonic() - barge_in - 0.7
+            stopped_after = time.monotonic() - barge_in - 0.7 - 1.5  # from the question's start
             story_left = audible_seconds(story)
             print(
                 f"barge-in: the agent's voice stopped {stopped_after:.2f} s after the user started ({story_left:.1f} s of story)"

@@ -280,7 +280,8 @@ def _configure_playground(p: argparse.ArgumentParser) -> None:
 
 def _playground(args: argparse.Namespace, options: WorkerOptions | None) -> int:
     from .config import load_worker_settings
-    from .playground import PlaygroundConfig, PlaygroundServer
+    from .playground import PlaygroundConfig, PlaygroundServer, bundle_missing_message
+    from .playground.routes import BUNDLE
 
     names = ("url", "api_key", "api_secret", "agent_name", "log_level")
     settings = load_worker_settings(
@@ -295,6 +296,8 @@ def _playground(args: argparse.Namespace, options: WorkerOptions | None) -> int:
     async def serve() -> None:
         await server.start()
         print(f"playground: open {server.url} to talk to agents on {settings.ws_url}", flush=True)
+        if not BUNDLE.is_file():
+            print(f"playground: {bundle_missing_message()}", end="", file=sys.stderr)
         try:
             await asyncio.Event().wait()  # until Ctrl-C
         finally:

@@ -156,6 +156,9 @@ async def test_talk_to_the_agent_in_a_browser(
             await page.get_by_role("button", name="Turn microphone on").click()
             user_line = transcript.locator("li.user:not(.interim) .text").first
             await expect(user_line).to_have_text(QUESTION)
+            assert await observed(page, "micPeak") > 0.01  # the input level meter moved
+            devices = await page.get_by_label("Input device").locator("option").all_inner_texts()
+            assert len(devices) >= 2, devices  # "Default" and chromium's fake microphone(s)
             await expect(agent_lines.nth(1)).to_have_text(WEATHER_REPLY)
             tool = page.locator("#tools li").first
             await expect(tool.locator(".name")).to_have_text("get_weather")

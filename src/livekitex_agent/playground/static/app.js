@@ -29,7 +29,8 @@ const ui = {
 // What the page observed, for people debugging and for the browser tests (read-only use).
 const observed = {
   connectClickedAt: 0, firstAgentAudioAt: 0, greetingSeconds: null, stateHistory: [],
-  agentAudio: { audibleSeconds: 0, lastAudibleAt: 0, level: 0 }, micLevel: 0, turns: 0, toolCalls: 0,
+  agentAudio: { audibleSeconds: 0, lastAudibleAt: 0, level: 0 }, micLevel: 0, micPeak: 0, turns: 0,
+  toolCalls: 0,
 };
 window.playground = observed;
 
@@ -39,6 +40,7 @@ let audioCtx = null;
 let agentAnalyser = null;
 let micAnalyser = null;
 let measureTimer = 0;
+let drawing = false;
 let turnNumber = 0;
 const segments = new Map(); // lk.segment_id -> transcript <li>
 
@@ -141,6 +143,12 @@ function wireRoom(r) {
     })
     .on(RoomEvent.ParticipantAttributesChanged, (_changed, p) => { if (isAgent(p)) readAgentState(p); })
     .on(RoomEvent.TrackSubscribed, onTrackSubscribed)
+    .on(RoomEvent.TrackUnsubscribed, (track, _pub, p) => {
+      if (track.kind !== Track.Kind.Audio || !isAgent(p)) return;
+      track.detach().forEach((el) => el.remove());
+      agentAnalyser = null;
+    })
+    .on(RoomEvent.ActiveDeviceChanged, (kind) => { if (kind === "audioinput") meterMicrophone(); })
     .on(RoomEvent.DataReceived, onData)
     .on(RoomEvent.Disconnected, () => { if (room === r) onDisconnected(); })
     .on(RoomEvent.MediaDevicesChanged, listDevices)
@@ -177,7 +185,10 @@ function onTrackSubscribed(track, _publication, participant) {
   agentAnalyser.fftSize = 1024;
   source.connect(agentAnalyser);
   ui.startAudio.hidden = room ? room.canPlaybackAudio : true;
-  requestAnimationFrame(draw);
+  if (!drawing) {
+    drawing = true;
+    requestAnimationFrame(draw);
+  }
 }
 
 function rms(analyser, buffer) {
@@ -207,6 +218,7 @@ function startMeasuring() {
     }
     if (micAnalyser) {
       observed.micLevel = rms(micAnalyser, buffer);
+      observed.micPeak = Math.max(observed.micPeak, observed.micLevel);
       ui.micLevel.value = Math.min(1, observed.micLevel * 4);
     }
   }, MEASURE_MS);
@@ -224,7 +236,10 @@ function onFirstAgentAudio(now) {
 }
 
 function draw() {
-  if (!agentAnalyser) return;
+  if (!agentAnalyser) {
+    drawing = false;
+    return;
+  }
   const ctx = ui.canvas.getContext("2d");
   const bins = new Uint8Array(agentAnalyser.frequencyBinCount);
   agentAnalyser.getByteFrequencyData(bins);
@@ -253,13 +268,8 @@ async function setMic(on) {
   try {
     if (on) {
       const deviceId = ui.micDevice.value || undefined;
-      const pub = await lp.setMicrophoneEnabled(true, { deviceId, echoCancellation: true, noiseSuppression: true });
-      if (pub && pub.track) {
-        const source = audioCtx.createMediaStreamSource(new MediaStream([pub.track.mediaStreamTrack]));
-        micAnalyser = audioCtx.createAnalyser();
-        micAnalyser.fftSize = 1024;
-        source.connect(micAnalyser);
-      }
+      await lp.setMicrophoneEnabled(true, { deviceId, echoCancellation: true, noiseSuppression: true });
+      meterMicrophone();
       await listDevices();
     } else {
       micAnalyser = null;
@@ -270,6 +280,15 @@ async function setMic(on) {
   } catch (e) {
     showError(`Microphone: ${e.message}`);
   }
+}
+
+function meterMicrophone() {
+  const pub = room && room.localParticipant.getTrackPublication(Track.Source.Microphone);
+  if (!pub || !pub.track || !audioCtx) return;
+  const source = audioCtx.createMediaStreamSource(new MediaStream([pub.track.mediaStreamTrack]));
+  micAnalyser = audioCtx.createAnalyser();
+  micAnalyser.fftSize = 1024;
+  source.connect(micAnalyser);
 }
 
 async function listDevices() {

@@ -178,7 +178,8 @@ def test_dev_serves_the_playground_unless_told_not_to(
         return 0
 
     monkeypatch.setattr(worker_pkg, "run_worker", fake_run_worker)
-    monkeypatch.delenv("LIVEKITEX_AGENT_DATA", raising=False)
+    monkeypatch.setenv("LIVEKITEX_AGENT_DATA", "")  # so that monkeypatch restores it, the command sets it
+    monkeypatch.delenv("LIVEKITEX_AGENT_DATA")
     assert cli.main(["dev", "--no-reload", "--http-port", "0", *flags], OPTIONS) == 0
     assert seen == [served]
     # the page's latency and tool panels: the agent sends them in dev mode

@@ -118,6 +118,7 @@ class AgentDataPublisher:
         self._tasks = TaskOwner()
         self._sender: asyncio.Task[None] | None = None
         self._session: Any = None
+        self._closed = False
 
     def attach(self, session: Any) -> None:
         self._session = session
@@ -125,6 +126,7 @@ class AgentDataPublisher:
         session.on("function_tools_executed", self._on_tools)
 
     async def aclose(self) -> None:
+        self._closed = True
         off = getattr(self._session, "off", None)
         if off is not None:
             off("metrics_collected", self._on_metrics)
@@ -140,6 +142,8 @@ class AgentDataPublisher:
             self._push(TOPIC_AGENT_TOOLS, packet)
 
     def _push(self, topic: str, payload: bytes) -> None:
+        if self._closed:
+            return
         self._pending.append((topic, payload))
         self._wakeup.set()
         if self._sender is None:

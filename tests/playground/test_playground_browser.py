@@ -157,6 +157,7 @@ async def test_talk_to_the_agent_in_a_browser(
             user_line = transcript.locator("li.user:not(.interim) .text").first
             await expect(user_line).to_have_text(QUESTION)
             assert await observed(page, "micPeak") > 0.01  # the input level meter moved
+            assert await observed(page, "interimUpdates") > 0  # words shown (greyed) while spoken
             devices = await page.get_by_label("Input device").locator("option").all_inner_texts()
             assert len(devices) >= 2, devices  # "Default" and chromium's fake microphone(s)
             await expect(agent_lines.nth(1)).to_have_text(WEATHER_REPLY)

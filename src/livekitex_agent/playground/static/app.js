@@ -30,7 +30,7 @@ const ui = {
 const observed = {
   connectClickedAt: 0, firstAgentAudioAt: 0, greetingSeconds: null, stateHistory: [],
   agentAudio: { audibleSeconds: 0, lastAudibleAt: 0, level: 0 }, micLevel: 0, micPeak: 0, turns: 0,
-  toolCalls: 0,
+  toolCalls: 0, interimUpdates: 0,
 };
 window.playground = observed;
 
@@ -352,7 +352,9 @@ async function onTranscription(reader, participantInfo) {
       const words = await reader.readAll();
       const li = transcriptItem("u:" + segmentId, "You", "user");
       li.querySelector(".text").textContent = words;
-      li.classList.toggle("interim", attrs[ATTR_FINAL] !== "true");
+      const interim = attrs[ATTR_FINAL] !== "true";
+      li.classList.toggle("interim", interim);
+      if (interim) observed.interimUpdates += 1;
       scrollTranscript();
       return;
     }

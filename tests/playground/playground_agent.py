@@ -35,8 +35,8 @@ class PlaygroundAgent(Agent):
 
     @function_tool
     async def get_weather(self, ctx: RunContext, city: str) -> str:
-        """Today's weather for a city."""
-        return f"Sunny in {city}."
+        """Today's weather for a city (with markup, which the page must show as text)."""
+        return f"<b>Sunny</b> in {city}."
 
 
 def policy(request: LLMRequest) -> str | FakeLLMResponse:

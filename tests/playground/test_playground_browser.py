@@ -164,7 +164,9 @@ async def test_talk_to_the_agent_in_a_browser(
             tool = page.locator("#tools li").first
             await expect(tool.locator(".name")).to_have_text("get_weather")
             await expect(tool.locator(".args")).to_contain_text('"city": "Paris"')
-            await expect(tool.locator(".result")).to_have_text("result: Sunny in Paris.")
+            # what participants send is shown as text, never parsed as HTML
+            await expect(tool.locator(".result")).to_have_text("result: <b>Sunny</b> in Paris.")
+            await expect(page.locator("#tools b")).to_have_count(0)
             await expect(state).to_have_text("listening")
             seen = states_after(await observed(page, "stateHistory"), start)
             assert in_order(seen, ["listening", "thinking", "speaking", "listening"]), seen

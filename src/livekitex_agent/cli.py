@@ -282,6 +282,7 @@ def _playground(args: argparse.Namespace, options: WorkerOptions | None) -> int:
     from .config import load_worker_settings
     from .playground import PlaygroundConfig, PlaygroundServer, bundle_missing_message
     from .playground.routes import BUNDLE
+    from .worker.tokens import check_secret_strength
 
     names = ("url", "api_key", "api_secret", "agent_name", "log_level")
     settings = load_worker_settings(
@@ -290,6 +291,7 @@ def _playground(args: argparse.Namespace, options: WorkerOptions | None) -> int:
         override_sources={f: flag for flag, f in _WORKER_FLAGS.items()},
     )
     configure_logging(settings.log_level)
+    check_secret_strength(settings.api_secret)
     config = PlaygroundConfig(settings.ws_url, settings.api_key, settings.api_secret, settings.agent_name)
     server = PlaygroundServer(config, args.host, args.port)
 

@@ -18,7 +18,7 @@ from livekitex_agent.config import load_worker_settings
 from livekitex_agent.playground import routes
 from livekitex_agent.worker import Worker, WorkerOptions
 
-KEY, SECRET = "devkey", "secret"
+KEY, SECRET = "devkey", "a-rather-long-test-secret-value-0123456789"
 
 
 async def _entry(ctx: Any) -> None:

@@ -8,7 +8,7 @@ import pytest
 from livekitex_agent.errors import ConfigError
 from livekitex_agent.playground import PlaygroundConfig, PlaygroundServer
 
-CONFIG = PlaygroundConfig("ws://127.0.0.1:7880", "devkey", "secret", agent_name="")
+CONFIG = PlaygroundConfig("ws://127.0.0.1:7880", "devkey", "a-rather-long-test-secret-value-0123456789")
 
 
 async def test_serves_the_page_and_tokens_for_any_worker() -> None:

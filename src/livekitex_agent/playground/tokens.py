@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import datetime
 import re
+import warnings
 
+from jwt.warnings import InsecureKeyLengthWarning
 from livekit import api
 
 from ..errors import ConfigError
@@ -60,4 +62,6 @@ def playground_token(
         token = token.with_room_config(
             api.RoomConfiguration(agents=[api.RoomAgentDispatch(agent_name=agent_name)])
         )
-    return token.to_jwt()
+    with warnings.catch_warnings():  # a short dev key is said once at start, not on each token
+        warnings.simplefilter("ignore", InsecureKeyLengthWarning)
+        return token.to_jwt()

@@ -73,6 +73,7 @@ class LiveKitRoomIO(SessionIO):
         check_number("disconnect_grace", disconnect_grace, unit=" seconds")
         check_bool("close_on_disconnect", close_on_disconnect)
         check_bool("text_input", text_input)
+        check_bool("agent_data", agent_data, allow_none=True)
         for name, rate in (
             ("input_sample_rate", input_sample_rate),
             ("output_sample_rate", output_sample_rate),

@@ -41,6 +41,7 @@ from .generation import ReplyGeneration, TurnTiming
 from .listening import PipelineListener
 from .options import SessionOptions, check_session_arguments
 from .provider_lease import ProviderLease
+from .realtime_stall import RealtimeStallTimeouts
 from .room_io import make_room_io
 from .run_result import RunResult
 from .speech import SpeechHandle, SpeechSource
@@ -70,6 +71,7 @@ class AgentSession(EventEmitter[EventName]):
         realtime_connect_timeout: float = 5.0,
         realtime_reconnect_grace: float | None = 3.0,
         realtime_recovery_interval: tuple[float, float] = (1.0, 30.0),
+        realtime_stall_timeouts: RealtimeStallTimeouts | None = None,
         userdata: Any = None,
         language: str | None = None,
         close_on_input_end: bool = True,
@@ -98,6 +100,7 @@ class AgentSession(EventEmitter[EventName]):
         self._realtime_connect_timeout = realtime_connect_timeout
         self._realtime_reconnect_grace = realtime_reconnect_grace
         self._realtime_recovery_interval = realtime_recovery_interval
+        self._realtime_stall_timeouts = realtime_stall_timeouts
         self._switch: EngineSwitch | None = None
         self.userdata = userdata
         self.language = language
@@ -200,6 +203,7 @@ class AgentSession(EventEmitter[EventName]):
                 connect_timeout=self._realtime_connect_timeout,
                 reconnect_grace=self._realtime_reconnect_grace,
                 recovery_interval=self._realtime_recovery_interval,
+                stall_timeouts=self._realtime_stall_timeouts,
             )
             await self._switch.start()
         else:
@@ -359,15 +363,9 @@ class AgentSession(EventEmitter[EventName]):
     async def _reply(
         self, speech: SpeechHandle, *, instructions: str | None = None, turn: TurnTiming | None = None
     ) -> None:
-        switch = self._switch
-        if switch is not None and switch.active == "realtime" and switch.engine is not None:
-            try:
-                await switch.engine.generate_reply(speech, instructions)
-                return
-            except ProviderError:
-                if switch.active == "realtime":
-                    raise
-                # the model failed while we asked: the pipeline answers instead
+        if self._switch is not None:  # the engine that is up answers, and hands over if it fails
+            await self._switch.reply(speech, instructions=instructions, turn=turn)
+            return
         await ReplyGeneration(self, speech, instructions=instructions, turn=turn).run()
 
     def _reply_to_user(self, turn: TurnTiming | None = None) -> None:
@@ -501,12 +499,14 @@ class AgentSession(EventEmitter[EventName]):
         if isinstance(metrics, TurnMetrics):
             logger.debug("turn metrics: %s", metrics)
 
-    def _report_error(self, error: BaseException, *, source: str, recoverable: bool) -> None:
+    def _report_error(
+        self, error: BaseException, *, source: str, recoverable: bool, recovered: bool = False
+    ) -> None:
         if isinstance(error, ProviderError):
             logger.warning("%s error (%s): %s", source, error.category.value, error)
         else:
             logger.error("%s error: %r", source, error, exc_info=error)
-        self._emit("error", ErrorEvent(error=error, source=source, recoverable=recoverable))
+        self._emit("error", ErrorEvent(error=error, source=source, recoverable=recoverable, recovered=recovered))
         if not recoverable:
             self._request_close(CloseReason.ERROR, error)
 

@@ -1,0 +1,75 @@
+"""Stall detection for the realtime model: a response that never starts or stops mid-way.
+
+A model that accepted a request and then goes quiet is treated like a dropped connection (reconnect,
+then the pipeline), long before the websocket heartbeat (20-30 s) would notice anything.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+from collections.abc import Callable
+from dataclasses import dataclass, fields
+
+from ..errors import ConfigError
+from ..providers.realtime import RealtimeGeneration
+
+
+@dataclass(frozen=True)
+class RealtimeStallTimeouts:
+    """How long (seconds) the realtime model may stay silent before it counts as stalled.
+
+    The defaults sit well above what a healthy model does (``response.created`` comes within a few
+    hundred ms of the request, first audio within ~1 s, and audio streams faster than it plays) and
+    well below the heartbeat, so that a stalled turn is still answered within ~3 s.
+    """
+
+    response_created: float = 2.0  # the request (or the end of a server-VAD turn) -> response.created
+    first_output: float = 3.0  # response.created -> its first audio, text or tool call
+    output_gap: float = 2.0  # the longest pause between two pieces of one response's output
+
+    def __post_init__(self) -> None:
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, bool) or not isinstance(value, int | float) or not (
+                math.isfinite(value) and value > 0
+            ):
+                raise ConfigError(
+                    f"realtime_stall_timeouts.{f.name} must be a positive number of seconds, got {value!r}"
+                )
+
+
+class GenerationWatchdog:
+    """Calls ``on_stall(reason)`` once if ``gen`` goes quiet for too long (one timer, re-armed lazily
+    from the generation's activity times, so nothing runs per audio delta)."""
+
+    def __init__(
+        self, gen: RealtimeGeneration, timeouts: RealtimeStallTimeouts, on_stall: Callable[[str], None]
+    ) -> None:
+        self._gen = gen
+        self._timeouts = timeouts
+        self._on_stall = on_stall
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._check()
+
+    def _check(self) -> None:
+        gen, t = self._gen, self._timeouts
+        self._timer = None
+        if gen.done.done():
+            return
+        if gen.first_output_at is None:
+            deadline = gen.created_at + t.first_output
+            reason = f"no output within {t.first_output:g}s of response.created"
+        else:
+            deadline = gen.last_activity + t.output_gap
+            reason = f"no output for {t.output_gap:g}s in the middle of a response"
+        if self._loop.time() >= deadline:
+            self._on_stall(reason)
+        else:
+            self._timer = self._loop.call_at(deadline, self._check)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

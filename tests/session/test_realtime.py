@@ -7,74 +7,17 @@ each test takes a few seconds; every wait is bounded.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 import pytest
-from _helpers import Recorder, utterance
+from _helpers import Recorder
+from _realtime_helpers import WeatherAgent, model, pipeline, say
 
-from livekitex_agent import Agent, RunContext, function_tool
 from livekitex_agent.chat import ChatMessage
-from livekitex_agent.plugins.openai.realtime import RealtimeModel
-from livekitex_agent.providers.base import RetryPolicy
 from livekitex_agent.session import AgentSession
-from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryIO
+from livekitex_agent.testing import FakeLLM, FakeSTT, MemoryIO
 from livekitex_agent.testing.realtime_server import RealtimeTestServer, ScriptedFunctionCall
 
-FAST = RetryPolicy(max_retries=2, base_delay=0.02, max_delay=0.05, timeout=None)
-
-
-class WeatherAgent(Agent):
-    def __init__(self) -> None:
-        super().__init__("You tell the weather.")
-        self.asked: list[str] = []
-
-    @function_tool
-    async def get_weather(self, ctx: RunContext, city: str) -> str:
-        """Weather for a city."""
-        self.asked.append(city)
-        return f"Sunny in {city}."
-
-
-@pytest.fixture
-async def server() -> AsyncIterator[RealtimeTestServer]:
-    async with RealtimeTestServer(audio_ms_per_char=15) as srv:
-        yield srv
-
-
-@pytest.fixture(autouse=True)
-async def close_sessions(monkeypatch: pytest.MonkeyPatch) -> AsyncIterator[None]:
-    """Close every session a test started (even a failing one) before its server goes away."""
-    started: list[AgentSession] = []
-    original = AgentSession.start
-
-    async def start(self: AgentSession, *args: object, **kwargs: object) -> None:
-        started.append(self)
-        await original(self, *args, **kwargs)  # type: ignore[arg-type]
-
-    monkeypatch.setattr(AgentSession, "start", start)
-    yield
-    for session in started:
-        async with asyncio.timeout(10):
-            await session.aclose()
-
-
-def model(server: RealtimeTestServer) -> RealtimeModel:
-    return RealtimeModel(api_key=server.api_key, base_url=server.base_url, retry_policy=FAST, heartbeat=None)
-
-
-def pipeline(**kw: object) -> dict[str, object]:
-    return {
-        "vad": FakeVAD(),
-        "stt": kw.pop("stt", FakeSTT()),
-        "llm": kw.pop("llm", FakeLLM()),
-        "tts": FakeTTS(),
-        **kw,
-    }
-
-
-async def say(io: MemoryIO, seconds: float = 0.6, silence: float = 1.0) -> None:
-    io.push_audio(utterance(seconds))
-    io.push_silence(silence)
+pytestmark = pytest.mark.usefixtures("close_sessions")
 
 
 async def test_realtime_spoken_turn(server: RealtimeTestServer) -> None:

@@ -1,0 +1,186 @@
+"""Every user turn is answered exactly once, whatever the realtime connection does (issue #9).
+
+Each test is one fault a user would notice (silence, or the same answer twice), against
+RealtimeTestServer through the real OpenAI client, with short stall bounds so each takes ~1-3 s.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+from _helpers import Recorder
+from _realtime_helpers import WeatherAgent, model, pipeline, say
+
+from livekitex_agent.events import RealtimeConnectionState
+from livekitex_agent.providers.base import RetryPolicy
+from livekitex_agent.session import AgentSession, RealtimeStallTimeouts
+from livekitex_agent.testing import FakeLLM, MemoryIO
+from livekitex_agent.testing.realtime_server import RealtimeTestServer, ScriptedFunctionCall
+
+pytestmark = pytest.mark.usefixtures("close_sessions")
+
+SHORT = RealtimeStallTimeouts(response_created=0.4, first_output=0.4, output_gap=0.4)
+ANSWER = "The first part of the answer goes on for a while before it ends."
+
+
+def assistant_texts(session: AgentSession) -> list[str]:
+    return [m.content for m in session.history.messages() if m.role == "assistant"]
+
+
+def response_creates(server: RealtimeTestServer, index: int) -> list[dict[str, object]]:
+    return [e for e in server.connections[index].client_events if e["type"] == "response.create"]
+
+
+async def test_drop_mid_answer_then_reconnect_answers_the_turn_once(server: RealtimeTestServer) -> None:
+    server.queue_transcript("tell me a story")
+    server.queue_response(ANSWER, "and this is how it ends.")
+    server.fail_next_response(after_audio_deltas=3, action="drop")
+    llm = FakeLLM(["the pipeline must not answer"])
+    io = MemoryIO()
+    session = AgentSession(realtime=model(server), **pipeline(llm=llm))  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    await say(io)
+    await rec.wait_until(lambda: any(t.endswith("how it ends.") for t in assistant_texts(session)), timeout=10)
+    await session.wait_for_idle()
+
+    assert session.engine == "realtime" and not llm.requests
+    # the same model was asked again, on the new connection, to continue from what was heard
+    assert len(server.connections) == 2
+    (again,) = response_creates(server, 1)
+    instructions = again["response"]["instructions"]  # type: ignore[index]
+    assert "Continue that answer" in instructions and "The first part" in instructions
+    replayed = [e["item"] for e in server.connections[1].client_events if e["type"] == "conversation.item.create"]
+    assert any(i.get("role") == "user" and i["content"][0].get("text") == "tell me a story" for i in replayed)
+    # one assistant message for the turn: the heard part, then the rest
+    (answer,) = assistant_texts(session)
+    head = answer.removesuffix("and this is how it ends.").strip()
+    assert head and ANSWER.startswith(head) and not answer.startswith(ANSWER)
+    added = [e.item for e in rec.of("conversation_item_added") if getattr(e.item, "role", "") == "assistant"]
+    assert len(added) == 1 and added[0].content == answer
+    # a recovered reconnect is not an error: it is a connection state
+    assert rec.of("error") == []
+    states = [e.state for e in rec.of("realtime_connection_changed")]
+    assert states[0] is RealtimeConnectionState.LOST and states[-1] is RealtimeConnectionState.RESTORED
+    restored = rec.of("realtime_connection_changed")[-1]
+    assert restored.outage_seconds is not None and 0 < restored.outage_seconds < 1.0
+
+
+async def test_drop_before_the_transcript_still_gets_the_question_answered(server: RealtimeTestServer) -> None:
+    server.transcription_after_response = True  # the transcript would come after the answer: it never does
+    server.queue_transcript("what is the capital of France?")
+    server.queue_response(ANSWER, "Paris.")
+    server.fail_next_response(after_audio_deltas=1, action="drop")
+    io = MemoryIO()
+    session = AgentSession(realtime=model(server), **pipeline())  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    await say(io)
+    await rec.wait_until(lambda: any(t.endswith("Paris.") for t in assistant_texts(session)), timeout=10)
+    # the new server session heard the user's turn: as its audio, in its place in the conversation
+    creates = [e["item"] for e in server.connections[1].client_events if e["type"] == "conversation.item.create"]
+    users = [i for i in creates if i.get("role") == "user"]
+    assert len(users) == 1 and users[0]["content"][0]["type"] == "input_audio"
+    assert [i["role"] for i in creates if i["type"] == "message"][:2] == ["user", "assistant"]
+    assert len(assistant_texts(session)) == 1
+
+
+async def test_model_that_stops_mid_answer_is_reconnected_and_the_answer_continues(
+    server: RealtimeTestServer,
+) -> None:
+    server.queue_transcript("tell me a story")
+    server.queue_response(ANSWER, "and that is all.")
+    server.fail_next_response(after_audio_deltas=2, action="stall")
+    io = MemoryIO()
+    session = AgentSession(realtime=model(server), realtime_stall_timeouts=SHORT, **pipeline())  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    await say(io)
+    await rec.wait_until(lambda: any(t.endswith("that is all.") for t in assistant_texts(session)), timeout=10)
+    assert len(server.connections) == 2 and session.engine == "realtime"
+    lost = rec.of("realtime_connection_changed")[0]
+    assert lost.state is RealtimeConnectionState.LOST and "no output for 0.4s" in (lost.reason or "")
+    assert len(assistant_texts(session)) == 1
+
+
+async def test_server_that_never_answers_is_reconnected_then_the_pipeline_answers(
+    server: RealtimeTestServer,
+) -> None:
+    server.never_answer = True
+    llm = FakeLLM(["Answered by the pipeline."])
+    session = AgentSession(realtime=model(server), realtime_stall_timeouts=SHORT, llm=llm)
+    rec = Recorder(session)
+    await session.start(WeatherAgent())
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await session.run(user_input="are you there?", timeout=10)
+    assert result.reply == "Answered by the pipeline."
+    assert loop.time() - started < 3.0  # two stall bounds and a reconnect, not a 10 s reply timeout
+    assert len(server.connections) == 2  # one reconnect, then the fallback
+    assert [e.new_engine for e in rec.of("engine_changed")] == ["realtime", "pipeline"]
+    assert len(llm.requests) == 1 and assistant_texts(session) == ["Answered by the pipeline."]
+
+
+async def test_turn_asked_while_reconnecting_waits_and_is_answered_after_the_reconnect(
+    server: RealtimeTestServer,
+) -> None:
+    slow = RetryPolicy(max_retries=3, base_delay=0.4, max_delay=0.4, timeout=None)
+    llm = FakeLLM(["the pipeline must not answer"])
+    session = AgentSession(realtime=model(server, retry_policy=slow), llm=llm)
+    rec = Recorder(session)
+    await session.start(WeatherAgent())
+    server.queue_response("Answered after the reconnect.")
+    await server.drop_connection()
+    await rec.wait_until(lambda: bool(rec.of("realtime_connection_changed")), timeout=5)
+    result = await session.run(user_input="hello?", timeout=10)
+    assert result.reply == "Answered after the reconnect."
+    assert session.engine == "realtime" and not llm.requests and rec.of("error") == []
+
+
+async def test_turn_asked_while_reconnecting_is_answered_by_the_pipeline_once_the_grace_is_over(
+    server: RealtimeTestServer,
+) -> None:
+    slow = RetryPolicy(max_retries=5, base_delay=0.4, max_delay=0.4, timeout=None)
+    llm = FakeLLM(["From the pipeline."])
+    session = AgentSession(realtime=model(server, retry_policy=slow), realtime_reconnect_grace=0.5, llm=llm)
+    rec = Recorder(session)
+    await session.start(WeatherAgent())
+    server.refuse_connections(100)
+    await server.drop_connection()
+    await rec.wait_until(lambda: bool(rec.of("realtime_connection_changed")), timeout=5)
+    result = await session.run(user_input="hello?", timeout=10)
+    assert result.reply == "From the pipeline."
+    assert len(llm.requests) == 1 and assistant_texts(session) == ["From the pipeline."]
+    change = rec.of("engine_changed")[-1]
+    assert change.new_engine == "pipeline" and change.switch_seconds is not None and change.switch_seconds < 0.5
+    errors = rec.of("error")
+    assert len(errors) == 1 and errors[0].recovered and errors[0].recoverable
+
+
+async def test_fatal_error_on_response_create_is_answered_once_by_the_pipeline(server: RealtimeTestServer) -> None:
+    server.fail_on("response.create", "insufficient_quota")
+    llm = FakeLLM(["Only once."])
+    session = AgentSession(realtime=model(server), llm=llm)
+    rec = Recorder(session)
+    await session.start(WeatherAgent())
+    result = await session.run(user_input="hi", timeout=10)
+    await session.wait_for_idle()
+    await asyncio.sleep(0.2)  # a second answer would have been queued by now
+    assert result.reply == "Only once."
+    assert len(llm.requests) == 1 and assistant_texts(session) == ["Only once."]
+    assert rec.of("engine_changed")[-1].new_engine == "pipeline"
+    assert len(server.connections) == 1
+
+
+async def test_answers_from_a_server_that_does_not_echo_metadata_are_not_delayed(server: RealtimeTestServer) -> None:
+    server.echo_metadata = False
+    server.queue_response(ScriptedFunctionCall("get_weather", {"city": "Oslo"}), "It is sunny in Oslo.")
+    agent = WeatherAgent()
+    session = AgentSession(realtime=model(server))
+    await session.start(agent)
+    loop = asyncio.get_running_loop()
+    started = loop.time()
+    result = await session.run(user_input="weather in Oslo?", timeout=10)
+    assert result.reply == "It is sunny in Oslo." and agent.asked == ["Oslo"]
+    assert loop.time() - started < 2.0  # the tool-call answer did not wait for the 10 s reply timeout

@@ -16,7 +16,12 @@ from livekitex_agent.events import RealtimeConnectionState
 from livekitex_agent.providers.base import RetryPolicy
 from livekitex_agent.session import AgentSession, RealtimeStallTimeouts
 from livekitex_agent.testing import FakeLLM, MemoryIO
-from livekitex_agent.testing.realtime_server import RealtimeTestServer, ScriptedFunctionCall
+from livekitex_agent.testing.realtime_server import (
+    RealtimeTestServer,
+    ScriptedFunctionCall,
+    ScriptedMessage,
+    ScriptedResponse,
+)
 
 pytestmark = pytest.mark.usefixtures("close_sessions")
 
@@ -184,3 +189,13 @@ async def test_answers_from_a_server_that_does_not_echo_metadata_are_not_delayed
     result = await session.run(user_input="weather in Oslo?", timeout=10)
     assert result.reply == "It is sunny in Oslo." and agent.asked == ["Oslo"]
     assert loop.time() - started < 2.0  # the tool-call answer did not wait for the 10 s reply timeout
+
+
+async def test_failed_response_is_asked_again_and_continues_from_what_was_heard(server: RealtimeTestServer) -> None:
+    server.queue_response(ScriptedResponse([ScriptedMessage("Let me think.")], status="failed"), "The answer is 42.")
+    session = AgentSession(realtime=model(server), llm=FakeLLM(["the pipeline must not answer"]))
+    await session.start(WeatherAgent(), io=MemoryIO())
+    await session.run(user_input="what is the answer?", timeout=10)
+    await session.wait_for_idle()
+    assert assistant_texts(session) == ["Let me think. The answer is 42."]
+    assert len(response_creates(server, 0)) == 2 and session.engine == "realtime"

@@ -11,7 +11,6 @@ did not answer.
 from __future__ import annotations
 
 import asyncio
-import collections
 import contextlib
 import logging
 from collections.abc import Callable, Coroutine
@@ -28,7 +27,8 @@ from ..events import (
 )
 from ..media.frame import AudioFrame
 from ..providers import realtime as rt
-from .realtime_reply import ConnectionLost, RealtimeReply, Stalled
+from .realtime_input import REPLAY_PADDING, InputBuffer
+from .realtime_reply import AnswerCut, RealtimeReply, Stalled
 from .realtime_stall import RealtimeStallTimeouts
 from .speech import SpeechHandle
 from .turn_guard import MAX_DROPS_PER_TURN, MAX_STALLS_PER_TURN, Turn, TurnGuard, TurnHandedOver, TurnPhase
@@ -38,24 +38,7 @@ if TYPE_CHECKING:
 
 logger = logging.getLogger("livekitex_agent.session")
 
-REPLAY_PADDING = 0.3  # seconds of audio kept before the user's speech started, for the VAD
 HandOver = Callable[[SpeechHandle, TurnHandedOver, str | None], Coroutine[Any, Any, None]]
-
-
-class InputBuffer:
-    """The last ``max_seconds`` of input frames with their loop times (frames are shared, not copied)."""
-
-    def __init__(self, max_seconds: float = 30.0) -> None:
-        self._frames: collections.deque[tuple[float, AudioFrame]] = collections.deque()
-        self._max = max_seconds
-
-    def push(self, t: float, frame: AudioFrame) -> None:
-        self._frames.append((t, frame))
-        while self._frames and t - self._frames[0][0] > self._max:
-            self._frames.popleft()
-
-    def since(self, t: float) -> list[AudioFrame]:
-        return [f for ft, f in self._frames if ft >= t]
 
 
 class RealtimeEngine:
@@ -91,9 +74,11 @@ class RealtimeEngine:
         self._loop = asyncio.get_running_loop()
         self._buffer = InputBuffer()
         self._events_task: asyncio.Task[None] | None = None
+        self._tasks: set[asyncio.Task[None]] = set()
         self._grace_timer: asyncio.TimerHandle | None = None
         self._created_timer: asyncio.TimerHandle | None = None
         self._changed = asyncio.Event()  # set (and replaced) at every connection change
+        self._live_generations: set[rt.RealtimeGeneration] = set()  # responses the server is producing
         self._turn_start: float | None = None  # the user's turn in flight began here
         self._user_speaking = False
         self._outage_start: float | None = None
@@ -147,9 +132,10 @@ class RealtimeEngine:
         self._closed = True
         self._cancel_timers()
         self._wake()
-        if self._events_task is not None:
-            self._events_task.cancel()
-            await asyncio.gather(self._events_task, return_exceptions=True)
+        tasks = [t for t in (self._events_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
         await self.rt.aclose()
 
     def _cancel_timers(self) -> None:
@@ -196,9 +182,9 @@ class RealtimeEngine:
 
     async def request(self, instructions: str | None) -> rt.RealtimeGeneration:
         """Ask the model for a response; :class:`Stalled` if it is not created in time,
-        :class:`ConnectionLost` if the connection goes (or is gone for good)."""
+        :class:`AnswerCut` if the connection goes (or is gone for good)."""
         if not await self.wait_connected():
-            raise ConnectionLost("the realtime model failed")
+            raise AnswerCut("the realtime model failed")
         await self.rt.update_chat_ctx(self.session.history)
         limit = self.stall_timeouts.response_created
         try:
@@ -208,7 +194,7 @@ class RealtimeEngine:
             raise Stalled(f"no response.created within {limit:g}s") from None
         except ProviderError as e:
             if self.failed or (e.retryable and self.rt.state is not rt.ConnectionState.CONNECTED):
-                raise ConnectionLost(e.message) from None
+                raise AnswerCut(e.message) from None
             raise
 
     def turn_lost(self, turn: Turn, reason: str, *, stalled: bool) -> None:
@@ -220,13 +206,26 @@ class RealtimeEngine:
         else:
             turn.drops += 1
         if turn.stalls > MAX_STALLS_PER_TURN or turn.drops > MAX_DROPS_PER_TURN:
-            what = "stalled" if stalled else "lost the connection"
-            self.fail(f"the realtime model {what} again during one turn ({reason})")
+            what = f"the realtime model {'stalled' if stalled else 'lost its answer'} again during one turn ({reason})"
+            if self.session.can_run_pipeline:
+                self.fail(what)
+                return
+            # nobody to hand the turn to: say so, and keep the model for the next turn
+            self.session._report_error(ProviderError(what, provider=self.label, retryable=True),
+                                       source="realtime", recoverable=True)
+            self.guard.move(TurnPhase.IDLE, "given up: there is no pipeline to answer it")
+            if stalled:
+                self._spawn_reconnect(reason)
             return
         logger.warning("realtime turn %s: %s; recovering", "stalled" if stalled else "cut", reason)
         self.guard.move(TurnPhase.RECOVERING, reason)
         if stalled:
-            self._loop.create_task(self._reconnect(reason), name="realtime-stall-reconnect")
+            self._spawn_reconnect(reason)
+
+    def _spawn_reconnect(self, reason: str) -> None:
+        task = self._loop.create_task(self._reconnect(reason), name="realtime-stall-reconnect")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
 
     async def _reconnect(self, reason: str) -> None:
         try:
@@ -268,6 +267,9 @@ class RealtimeEngine:
             logger.warning("input transcription of %s failed: %s", ev.item_id, ev.message)
         elif isinstance(ev, rt.GenerationCreated):
             self._cancel_created_timer()
+            gen = ev.generation
+            self._live_generations.add(gen)
+            gen.done.add_done_callback(lambda _: self._live_generations.discard(gen))
             if not ev.generation.user_initiated:  # ours are played by whoever asked for them
                 self._server_reply(ev.generation)
         elif isinstance(ev, rt.RealtimeErrorEvent):
@@ -299,8 +301,13 @@ class RealtimeEngine:
 
     def _no_response(self, turn: Turn, reason: str) -> None:
         self._created_timer = None
-        if self.guard.current(turn) and self.guard.phase is TurnPhase.AWAITING and turn.owner is None:
-            self.turn_lost(turn, reason, stalled=True)
+        if not (self.guard.current(turn) and self.guard.phase is TurnPhase.AWAITING and turn.owner is None):
+            return
+        if self._live_generations:  # the server answers the turn once its current response is done
+            limit = self.stall_timeouts.response_created
+            self._created_timer = self._loop.call_later(limit, self._no_response, turn, reason)
+            return
+        self.turn_lost(turn, reason, stalled=True)
 
     def _transcribed(self, item_id: str, transcript: str) -> None:
         s = self.session

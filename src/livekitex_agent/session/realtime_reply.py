@@ -59,6 +59,7 @@ class ReplySession(Protocol):
     def current_agent(self) -> ReplyAgent: ...
 
     def _add_history_item(self, item: ChatItem, *, after: str | None = None) -> None: ...
+    def _emit_item_added(self, item: ChatItem) -> None: ...
     def _set_agent_state(self, state: AgentState) -> None: ...
     def _emit(self, event: Any, payload: Any) -> None: ...
     def _emit_metrics(self, metrics: AgentMetrics) -> None: ...
@@ -93,8 +94,8 @@ class ReplyHost(Protocol):
     def handed_over(self, turn: Turn) -> TurnHandedOver: ...
 
 
-class ConnectionLost(Exception):
-    """The response was cut by a dropped (or stalled) connection: recover, then ask again."""
+class AnswerCut(Exception):
+    """The answer was cut (a dropped or stalled connection, a failed response): recover, ask again."""
 
 
 class Stalled(Exception):
@@ -128,8 +129,20 @@ class RealtimeReply:
 
         Raises :class:`TurnHandedOver` when the model failed with the turn unanswered.
         """
+        turn = self._host.guard.adopt(self._speech, "a reply was asked for")
+        try:
+            await self._answer(turn, gen, instructions)
+        except TurnHandedOver as handed:
+            if handed.answer:
+                turn.partial = None  # the pipeline completes it
+            raise
+        finally:
+            partial, turn.partial = turn.partial, None
+            if partial is not None and self._host.session.history.get(partial.id) is not None:
+                self._host.session._emit_item_added(partial)  # never completed: announced as it was cut
+
+    async def _answer(self, turn: Turn, gen: rtm.RealtimeGeneration | None, instructions: str | None) -> None:
         host, guard, speech = self._host, self._host.guard, self._speech
-        turn = guard.adopt(speech, "a reply was asked for")
         while True:
             if not guard.current(turn):
                 return  # the user moved on to a new turn
@@ -153,7 +166,7 @@ class RealtimeReply:
                 except Stalled as e:
                     host.turn_lost(turn, str(e), stalled=True)
                     continue
-                except ConnectionLost as e:
+                except AnswerCut as e:
                     self._lost(turn, str(e))
                     continue
                 if gen is None:
@@ -162,7 +175,7 @@ class RealtimeReply:
                 guard.move(TurnPhase.ANSWERING, "response created")
             try:
                 await self._play(gen, turn)
-            except ConnectionLost as e:
+            except AnswerCut as e:
                 gen = None
                 self._lost(turn, str(e))
                 continue
@@ -216,7 +229,7 @@ class RealtimeReply:
             await self._unless_interrupted(work)
         finally:
             error = None if work.cancelled() else work.exception()
-            lost = isinstance(error, ConnectionLost)
+            lost = isinstance(error, AnswerCut)
             out = s._io.audio_output if s._io else None
             position = None
             if out is not None and any(p.audio_seconds > 0 for p in played):
@@ -237,8 +250,8 @@ class RealtimeReply:
             self._in_flight = []
             self._emit_metrics()
         if lost and not speech.interrupted:
-            raise ConnectionLost(str(error))
-        if error is not None and not isinstance(error, ConnectionLost):
+            raise AnswerCut(str(error))
+        if error is not None and not isinstance(error, AnswerCut):
             s._report_error(error, source="realtime", recoverable=True)
 
     async def _play_out_received(self, out: Any) -> float | None:
@@ -318,12 +331,8 @@ class RealtimeReply:
                     entry.message.interrupted = True
             if result.status == "failed" or (result.status == "cancelled" and host.failed):
                 if result.reason == rtm.CONNECTION_LOST or host.failed:
-                    raise ConnectionLost(f"the connection was lost mid-response ({result.error_code or 'dropped'})")
-                raise ProviderError(
-                    f"realtime response failed ({result.error_code or result.reason or 'unknown'})",
-                    provider=host.label,
-                    retryable=result.error_code == "inference_rate_limit_exceeded",
-                )
+                    raise AnswerCut(f"the connection was lost mid-response ({result.error_code or 'dropped'})")
+                raise AnswerCut(f"the response failed ({result.error_code or result.reason or 'unknown'})")
             if out is not None and audio_written:
                 out.flush()
                 await out.wait_for_playout()
@@ -353,11 +362,11 @@ class RealtimeReply:
             try:
                 await host.rt.send_tool_outputs(outputs, reply=False)
                 gen = await host.request(None)
-            except (ProviderError, Stalled, ConnectionLost) as e:
+            except (ProviderError, Stalled, AnswerCut) as e:
                 # the outputs are in the history: the answer is asked for again after the reconnect
                 if isinstance(e, Stalled):
                     host.turn_lost(turn, str(e), stalled=True)
-                raise ConnectionLost(str(e)) from None
+                raise AnswerCut(str(e)) from None
         if handoff is not None:
             await s.update_agent(handoff)
 

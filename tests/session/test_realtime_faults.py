@@ -123,6 +123,7 @@ async def test_server_that_never_answers_is_reconnected_then_the_pipeline_answer
     assert result.reply == "Answered by the pipeline."
     assert loop.time() - started < 3.0  # two stall bounds and a reconnect, not a 10 s reply timeout
     assert len(server.connections) == 2  # one reconnect, then the fallback
+    assert [len(response_creates(server, i)) for i in (0, 1)] == [1, 1]  # asked once on each connection
     assert [e.new_engine for e in rec.of("engine_changed")] == ["realtime", "pipeline"]
     assert len(llm.requests) == 1 and assistant_texts(session) == ["Answered by the pipeline."]
 

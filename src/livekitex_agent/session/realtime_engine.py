@@ -20,15 +20,15 @@ from ..agent import Agent
 from ..chat import ChatMessage
 from ..errors import ProviderError, ProviderTimeoutError
 from ..events import (
-    RealtimeConnectionChangedEvent,
-    RealtimeConnectionState,
     UserInputTranscribedEvent,
     UserState,
 )
 from ..media.frame import AudioFrame
 from ..providers import realtime as rt
+from .realtime_host import AnswerCut, Stalled
 from .realtime_input import REPLAY_PADDING, InputBuffer
-from .realtime_reply import AnswerCut, RealtimeReply, Stalled
+from .realtime_outage import Outage
+from .realtime_reply import RealtimeReply
 from .realtime_stall import RealtimeStallTimeouts
 from .speech import SpeechHandle
 from .turn_guard import MAX_DROPS_PER_TURN, MAX_STALLS_PER_TURN, Turn, TurnGuard, TurnHandedOver, TurnPhase
@@ -70,18 +70,17 @@ class RealtimeEngine:
         self._on_failure = on_failure
         self._hand_over = hand_over
         self._connect_timeout = connect_timeout
-        self._reconnect_grace = reconnect_grace
         self._loop = asyncio.get_running_loop()
         self._buffer = InputBuffer()
         self._events_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
-        self._grace_timer: asyncio.TimerHandle | None = None
+        self._drop_requested = False  # a stalled connection is being dropped
         self._created_timer: asyncio.TimerHandle | None = None
         self._changed = asyncio.Event()  # set (and replaced) at every connection change
         self._live_generations: set[rt.RealtimeGeneration] = set()  # responses the server is producing
         self._turn_start: float | None = None  # the user's turn in flight began here
         self._user_speaking = False
-        self._outage_start: float | None = None
+        self._outage = Outage(session._emit, grace=reconnect_grace, on_grace_over=self.fail)
         self._stt_answers_turn = False  # on failure: the pipeline's STT hears the untranscribed turn
         self._failed = False
         self._closed = False
@@ -139,10 +138,8 @@ class RealtimeEngine:
         await self.rt.aclose()
 
     def _cancel_timers(self) -> None:
-        for timer in (self._grace_timer, self._created_timer):
-            if timer is not None:
-                timer.cancel()
-        self._grace_timer = self._created_timer = None
+        self._outage.cancel()
+        self._cancel_created_timer()
 
     # -- input ------------------------------------------------------------------------------------
     def push_audio(self, frame: AudioFrame) -> None:
@@ -152,7 +149,7 @@ class RealtimeEngine:
     def unanswered_audio(self) -> list[AudioFrame]:
         """Input the pipeline must hear: what was said during an outage, and the user's turn when the
         model never transcribed it (or the user is still speaking)."""
-        starts = [self._outage_start] if self._outage_start is not None else []
+        starts = [self._outage.start] if self._outage.start is not None else []
         if self._turn_start is not None and (self._stt_answers_turn or self._user_speaking):
             starts.append(self._turn_start)
         return self._buffer.since(min(starts)) if starts else []
@@ -175,7 +172,7 @@ class RealtimeEngine:
     async def wait_connected(self) -> bool:
         """Until the model is connected (True) or failed / closed (False)."""
         while not self.failed and not self._closed:
-            if self.rt.state is rt.ConnectionState.CONNECTED:
+            if self.rt.state is rt.ConnectionState.CONNECTED and not self._drop_requested:
                 return True
             await self._changed.wait()
         return False
@@ -223,6 +220,8 @@ class RealtimeEngine:
             self._spawn_reconnect(reason)
 
     def _spawn_reconnect(self, reason: str) -> None:
+        if self.rt.state is rt.ConnectionState.CONNECTED:
+            self._drop_requested = True  # not usable until the new connection is up
         task = self._loop.create_task(self._reconnect(reason), name="realtime-stall-reconnect")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -341,26 +340,17 @@ class RealtimeEngine:
         self._changed = asyncio.Event()
 
     def _connection_changed(self, ev: rt.ConnectionStateChanged) -> None:
+        if ev.new is not rt.ConnectionState.CONNECTED:
+            self._drop_requested = False
         if ev.new is rt.ConnectionState.RECONNECTING:
-            if self._outage_start is None:
-                self._outage_start = self._loop.time()
-                logger.warning("realtime connection lost (%s); reconnecting", ev.reason)
-                self._emit_connection(RealtimeConnectionState.LOST, ev.reason)
-                if self._reconnect_grace is not None:
-                    self._grace_timer = self._loop.call_later(
-                        self._reconnect_grace, self.fail, f"reconnect took over {self._reconnect_grace:g}s"
-                    )
+            if self._outage.lost(ev.reason, ev.attempt):
                 turn = self.guard.turn
                 if turn is not None and turn.owner is None and self.guard.phase is TurnPhase.AWAITING:
                     self._cancel_created_timer()
                     self.turn_lost(turn, ev.reason or "connection lost", stalled=False)
-            self._emit_connection(RealtimeConnectionState.RECONNECTING, ev.reason, attempt=ev.attempt)
         elif ev.reconnected:
-            if self._grace_timer is not None:
-                self._grace_timer.cancel()
-                self._grace_timer = None
-            start, self._outage_start = self._outage_start, None
-            outage = self._loop.time() - start if start is not None else 0.0
+            start = self._outage.start
+            outage = self._outage.restored(ev.reason)
             # what the user said while we were offline (or had begun to say) goes to the new connection
             since = [t for t in (start, self._turn_start if self._user_speaking else None) if t is not None]
             replay = self._buffer.since(min(since)) if since else []
@@ -368,24 +358,12 @@ class RealtimeEngine:
                 self.rt.push_audio(frame)
             logger.info("realtime reconnected after %.2fs; replayed %.1fs of input",
                         outage, sum(f.duration for f in replay))
-            self._emit_connection(RealtimeConnectionState.RESTORED, ev.reason, outage_seconds=outage)
             turn = self.guard.turn
             if turn is not None and turn.owner is None and self.guard.phase is TurnPhase.RECOVERING:
                 self._server_reply(None)  # nobody answers that turn yet: ask for its answer
         elif ev.new is rt.ConnectionState.FAILED:
             self.fail(ev.reason or (str(ev.error) if ev.error else "realtime session failed"))
         self._wake()
-
-    def _emit_connection(
-        self, state: RealtimeConnectionState, reason: str | None, *, attempt: int = 0,
-        outage_seconds: float | None = None,
-    ) -> None:
-        self.session._emit(
-            "realtime_connection_changed",
-            RealtimeConnectionChangedEvent(
-                state=state, reason=reason, attempt=attempt, outage_seconds=outage_seconds
-            ),
-        )
 
     def fail(self, reason: str) -> None:
         """The model is unusable: hand the turn in flight over (exactly once) and tell the switch."""
@@ -403,8 +381,6 @@ class RealtimeEngine:
                 self._stt_answers_turn = True
                 s.history.remove(user.id)
             guard.move(TurnPhase.HANDED_OVER, reason)
-        start = self._outage_start
-        outage = self._loop.time() - start if start is not None else None
-        self._emit_connection(RealtimeConnectionState.FAILED, reason, outage_seconds=outage)
+        self._outage.failed(reason)
         self._wake()
         self._on_failure(reason)

@@ -20,12 +20,14 @@ class RealtimeStallTimeouts:
     """How long (seconds) the realtime model may stay silent before it counts as stalled.
 
     The defaults sit well above what a healthy model does (``response.created`` comes within a few
-    hundred ms of the request, first audio within ~1 s, and audio streams faster than it plays) and
-    well below the heartbeat, so that a stalled turn is still answered within ~3 s.
+    hundred ms of the request, first audio within ~1 s of it, and audio streams faster than it plays)
+    and well below the heartbeat: a stalled turn is reconnected and answered within ~3 s of its end
+    (2 s to notice, ~0.5 s to reconnect, the answer's first audio), inside the default 3 s
+    ``realtime_reconnect_grace`` plus half a second.
     """
 
     response_created: float = 2.0  # the request (or the end of a server-VAD turn) -> response.created
-    first_output: float = 3.0  # response.created -> its first audio, text or tool call
+    first_output: float = 2.0  # response.created -> its first audio, text or tool call
     output_gap: float = 2.0  # the longest pause between two pieces of one response's output
 
     def __post_init__(self) -> None:

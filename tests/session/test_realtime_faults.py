@@ -177,6 +177,8 @@ async def test_fatal_error_on_response_create_is_answered_once_by_the_pipeline(s
     assert len(llm.requests) == 1 and assistant_texts(session) == ["Only once."]
     assert rec.of("engine_changed")[-1].new_engine == "pipeline"
     assert len(server.connections) == 1
+    (error,) = rec.of("error")  # the model's own error, recovered by the pipeline
+    assert error.error.code == "insufficient_quota" and error.recovered
 
 
 async def test_answers_from_a_server_that_does_not_echo_metadata_are_not_delayed(server: RealtimeTestServer) -> None:

@@ -56,7 +56,6 @@ class EngineSwitch:
         self._stall_timeouts = stall_timeouts
         self.engine: RealtimeEngine | None = None
         self.active: Engine = "pipeline"
-        self.last_switch_seconds: float | None = None  # failure noticed → pipeline ready
 
     def _new_engine(self) -> RealtimeEngine:
         return RealtimeEngine(
@@ -136,15 +135,16 @@ class EngineSwitch:
         logger.warning("realtime engine failed (%s): switching to the pipeline", reason)
         self._enter_pipeline(old="realtime", reason=reason, started=started)
         if s.can_run_pipeline:
-            error = ProviderError(f"realtime model failed: {reason}", provider=self._model.label,
-                                  retryable=False, category=ErrorCategory.CONNECTION)
+            error = engine.failure_error or ProviderError(
+                f"realtime model failed: {reason}", provider=self._model.label, retryable=False,
+                category=ErrorCategory.CONNECTION,
+            )
             s._report_error(error, source="realtime", recoverable=True, recovered=True)
         if s._listener is not None:
             for frame in replay:
                 s._listener.push_audio(frame)
         if not owner_answers:
             self._answer_pending_user_message()
-        self.last_switch_seconds = loop.time() - started
         s._spawn(engine.aclose(), "realtime-close")
         if self._recovery:
             s._spawn(self._recover(), "realtime-recovery")

@@ -85,6 +85,7 @@ class RealtimeEngine:
         self._failed = False
         self._closed = False
         self.failure_noticed_at: float | None = None
+        self.failure_error: ProviderError | None = None  # what made the model fail, when it said
 
     @property
     def failed(self) -> bool:
@@ -272,7 +273,9 @@ class RealtimeEngine:
             if not ev.generation.user_initiated:  # ours are played by whoever asked for them
                 self._server_reply(ev.generation)
         elif isinstance(ev, rt.RealtimeErrorEvent):
-            if not ev.fatal:  # a fatal one fails the session: reported with the failure
+            if ev.fatal:  # it fails the session: reported with the failure (and how it was recovered)
+                self.failure_error = self.failure_error or ev.error
+            else:
                 s._report_error(ev.error, source="realtime", recoverable=True)
         elif isinstance(ev, rt.ConnectionStateChanged):
             self._connection_changed(ev)
@@ -362,6 +365,7 @@ class RealtimeEngine:
             if turn is not None and turn.owner is None and self.guard.phase is TurnPhase.RECOVERING:
                 self._server_reply(None)  # nobody answers that turn yet: ask for its answer
         elif ev.new is rt.ConnectionState.FAILED:
+            self.failure_error = self.failure_error or ev.error
             self.fail(ev.reason or (str(ev.error) if ev.error else "realtime session failed"))
         self._wake()
 

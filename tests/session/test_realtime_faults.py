@@ -15,7 +15,7 @@ from _realtime_helpers import WeatherAgent, model, pipeline, say
 from livekitex_agent.events import RealtimeConnectionState
 from livekitex_agent.providers.base import RetryPolicy
 from livekitex_agent.session import AgentSession, RealtimeStallTimeouts
-from livekitex_agent.testing import FakeLLM, MemoryIO
+from livekitex_agent.testing import FakeLLM, FakeSTT, MemoryIO
 from livekitex_agent.testing.realtime_server import (
     RealtimeTestServer,
     ScriptedFunctionCall,
@@ -202,3 +202,28 @@ async def test_failed_response_is_asked_again_and_continues_from_what_was_heard(
     await session.wait_for_idle()
     assert assistant_texts(session) == ["Let me think. The answer is 42."]
     assert len(response_creates(server, 0)) == 2 and session.engine == "realtime"
+
+
+async def test_model_failing_before_the_transcript_lets_the_pipeline_stt_hear_the_question_once(
+    server: RealtimeTestServer,
+) -> None:
+    server.transcription_after_response = True  # the model's transcript never arrives
+    server.queue_response(ANSWER)
+    server.fail_next_response(after_audio_deltas=2, action="close", close_code=1011)
+    stt, llm = FakeSTT(["what time is it?"]), FakeLLM(["It is noon."])
+    io = MemoryIO()
+    session = AgentSession(realtime=model(server), realtime_reconnect_grace=0.3, **pipeline(stt=stt, llm=llm))  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    server.refuse_connections(100)
+    await say(io)
+    await rec.wait_until(lambda: any(t.endswith("It is noon.") for t in assistant_texts(session)), timeout=10)
+    await session.wait_for_idle()
+    assert len(stt.calls) == 1 and len(llm.requests) == 1  # transcribed once, answered once
+    assert llm.requests[0].last_user_message == "what time is it?"
+    (user,) = [m for m in session.history.messages() if m.role == "user"]
+    (answer,) = assistant_texts(session)  # in order: the question, then the one answer continued
+    assert user.content == "what time is it?" and session.history.messages()[-1].content == answer
+    head = answer.removesuffix("It is noon.").strip()
+    assert head and ANSWER.startswith(head)
+    assert "what time is it?" in [e.transcript for e in rec.of("user_input_transcribed")]

@@ -18,14 +18,14 @@ from typing import TYPE_CHECKING, Literal
 
 from ..chat import ChatMessage
 from ..errors import ErrorCategory, ProviderError
-from ..events import AgentState, EngineChangedEvent, UserState
+from ..events import AgentState, EngineChangedEvent, UserInputTranscribedEvent, UserState
 from ..media.frame import AudioFrame
 from ..providers.realtime import RealtimeModel
 from .generation import ReplyGeneration, TurnTiming
 from .realtime_engine import RealtimeEngine
 from .realtime_stall import RealtimeStallTimeouts
 from .speech import SpeechHandle
-from .turn_guard import TurnHandedOver, continuation_instructions, merge_continuation
+from .turn_guard import TurnHandedOver, UntranscribedTurn, continuation_instructions, merge_continuation
 
 if TYPE_CHECKING:
     from .agent_session import AgentSession
@@ -103,15 +103,17 @@ class EngineSwitch:
         await self._pipeline_reply(speech, instructions, turn)
 
     async def _hand_over(self, speech: SpeechHandle, handed: TurnHandedOver, instructions: str | None) -> None:
-        await self._pipeline_reply(speech, instructions, None, partial=handed.partial)
+        await self._pipeline_reply(speech, instructions, None, handed.partial, handed.untranscribed)
 
     async def _pipeline_reply(
         self, speech: SpeechHandle, instructions: str | None, turn: TurnTiming | None,
-        partial: ChatMessage | None = None,
+        partial: ChatMessage | None = None, untranscribed: UntranscribedTurn | None = None,
     ) -> None:
         s = self._session
         if not s.can_run_pipeline:
             return  # reported when the model failed
+        if untranscribed is not None and not await self._transcribe(untranscribed):
+            return
         if partial is not None and partial.content:
             instructions = continuation_instructions(partial.content, instructions)
         await ReplyGeneration(s, speech, instructions=instructions, turn=turn).run()
@@ -119,6 +121,26 @@ class EngineSwitch:
             answers = [i for i in speech.chat_items if isinstance(i, ChatMessage) and i.role == "assistant"]
             if answers:
                 merge_continuation(s.history, partial, answers[-1])  # one assistant message for the turn
+
+    async def _transcribe(self, turn: UntranscribedTurn) -> bool:
+        """The pipeline's STT fills in the user's turn the model never transcribed (in its place in the
+        history); False when it heard nothing (or failed, which is reported): nothing to answer."""
+        s = self._session
+        msg, stt = turn.message, s.current_agent.stt or s.stt
+        text = ""
+        if stt is not None and turn.audio:
+            try:
+                text = (await stt.recognize(turn.audio, language=s.language)).text.strip()
+            except ProviderError as e:
+                s._report_error(e, source="stt", recoverable=True)
+        if text:
+            msg.content = text
+            s.history.update_item(msg)
+            s._emit("user_input_transcribed", UserInputTranscribedEvent(transcript=text, is_final=True))
+            s._emit_item_added(msg)
+            return True
+        s.history.remove(msg.id)
+        return False
 
     # -- realtime → pipeline ----------------------------------------------------------------------
     def _on_failure(self, reason: str) -> None:
@@ -143,8 +165,13 @@ class EngineSwitch:
         if s._listener is not None:
             for frame in replay:
                 s._listener.push_audio(frame)
-        if not owner_answers:
-            self._answer_pending_user_message()
+        untranscribed = engine.untranscribed
+        if not owner_answers:  # (else the speech that was answering the turn answers it on the pipeline)
+            if untranscribed is not None:  # nobody was answering yet: a new speech does
+                speech = s._new_speech("generate_reply", None, user_initiated=False)
+                s._enqueue(speech, lambda: self._pipeline_reply(speech, None, None, untranscribed=untranscribed))
+            else:
+                self._answer_pending_user_message()
         s._spawn(engine.aclose(), "realtime-close")
         if self._recovery:
             s._spawn(self._recover(), "realtime-recovery")

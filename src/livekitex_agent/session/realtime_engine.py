@@ -31,7 +31,15 @@ from .realtime_outage import Outage
 from .realtime_reply import RealtimeReply
 from .realtime_stall import RealtimeStallTimeouts
 from .speech import SpeechHandle
-from .turn_guard import MAX_DROPS_PER_TURN, MAX_STALLS_PER_TURN, Turn, TurnGuard, TurnHandedOver, TurnPhase
+from .turn_guard import (
+    MAX_DROPS_PER_TURN,
+    MAX_STALLS_PER_TURN,
+    Turn,
+    TurnGuard,
+    TurnHandedOver,
+    TurnPhase,
+    UntranscribedTurn,
+)
 
 if TYPE_CHECKING:
     from .agent_session import AgentSession
@@ -81,7 +89,7 @@ class RealtimeEngine:
         self._turn_start: float | None = None  # the user's turn in flight began here
         self._user_speaking = False
         self._outage = Outage(session._emit, grace=reconnect_grace, on_grace_over=self.fail)
-        self._stt_answers_turn = False  # on failure: the pipeline's STT hears the untranscribed turn
+        self.untranscribed: UntranscribedTurn | None = None  # on failure: the turn the model never transcribed
         self._failed = False
         self._closed = False
         self.failure_noticed_at: float | None = None
@@ -103,7 +111,6 @@ class RealtimeEngine:
             self.guard.phase is TurnPhase.HANDED_OVER
             and turn is not None
             and turn.owner is not None
-            and not self._stt_answers_turn
         )
 
     # -- lifecycle --------------------------------------------------------------------------------
@@ -151,7 +158,7 @@ class RealtimeEngine:
         """Input the pipeline must hear: what was said during an outage, and the user's turn when the
         model never transcribed it (or the user is still speaking)."""
         starts = [self._outage.start] if self._outage.start is not None else []
-        if self._turn_start is not None and (self._stt_answers_turn or self._user_speaking):
+        if self._turn_start is not None and self._user_speaking:
             starts.append(self._turn_start)
         return self._buffer.since(min(starts)) if starts else []
 
@@ -163,8 +170,7 @@ class RealtimeEngine:
         try:
             await RealtimeReply(self, speech).run(gen, instructions)
         except TurnHandedOver as h:
-            if h.answer:
-                await self._hand_over(speech, h, instructions)
+            await self._hand_over(speech, h, instructions)
 
     async def interrupt(self) -> None:
         with contextlib.suppress(ProviderError):
@@ -234,7 +240,7 @@ class RealtimeEngine:
             self.fail(f"cannot reconnect after a stall: {e.message}")
 
     def handed_over(self, turn: Turn) -> TurnHandedOver:
-        return TurnHandedOver(answer=not self._stt_answers_turn, partial=turn.partial)
+        return TurnHandedOver(partial=turn.partial, untranscribed=self.untranscribed)
 
     # -- model events -----------------------------------------------------------------------------
     async def _read_events(self) -> None:
@@ -290,6 +296,8 @@ class RealtimeEngine:
         td = self._model.options.turn_detection
         if td is not None and td.create_response:
             turn = self.guard.begin("the user's turn ended", user_item_id=ev.item_id)
+            if self._turn_start is not None:
+                turn.spoken = (self._turn_start, self._loop.time())
             limit = self.stall_timeouts.response_created
             self._cancel_created_timer()
             self._created_timer = self._loop.call_later(
@@ -381,9 +389,9 @@ class RealtimeEngine:
         if turn is not None:
             user = s.history.get(turn.user_item_id) if turn.user_item_id else None
             if isinstance(user, ChatMessage) and not user.content.strip():
-                # never transcribed: the pipeline's STT hears the turn again and answers it
-                self._stt_answers_turn = True
-                s.history.remove(user.id)
+                # never transcribed: the pipeline's STT transcribes the turn's audio first
+                start, end = turn.spoken or (self._turn_start or self._loop.time() - 30.0, self._loop.time())
+                self.untranscribed = UntranscribedTurn(user, self._buffer.since(start, end))
             guard.move(TurnPhase.HANDED_OVER, reason)
         self._outage.failed(reason)
         self._wake()

@@ -22,5 +22,5 @@ class InputBuffer:
         while self._frames and t - self._frames[0][0] > self._max:
             self._frames.popleft()
 
-    def since(self, t: float) -> list[AudioFrame]:
-        return [f for ft, f in self._frames if ft >= t]
+    def since(self, t: float, until: float | None = None) -> list[AudioFrame]:
+        return [f for ft, f in self._frames if ft >= t and (until is None or ft <= until)]

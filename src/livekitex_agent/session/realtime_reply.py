@@ -63,9 +63,8 @@ class RealtimeReply:
         turn = self._host.guard.adopt(self._speech, "a reply was asked for")
         try:
             await self._answer(turn, gen, instructions)
-        except TurnHandedOver as handed:
-            if handed.answer:
-                turn.partial = None  # the pipeline completes it
+        except TurnHandedOver:
+            turn.partial = None  # the pipeline completes it
             raise
         finally:
             partial, turn.partial = turn.partial, None

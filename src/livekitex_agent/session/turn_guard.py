@@ -22,6 +22,7 @@ import logging
 from dataclasses import dataclass
 
 from ..chat import ChatContext, ChatMessage
+from ..media.frame import AudioFrame
 from .speech import SpeechHandle
 from .state import IllegalTransition
 
@@ -55,22 +56,31 @@ class Turn:
 
     owner: SpeechHandle | None = None  # the speech answering it (None: nobody has started yet)
     user_item_id: str | None = None  # the user's message in the history, once the model committed it
+    spoken: tuple[float, float] | None = None  # loop times the user's words began and were committed
     partial: ChatMessage | None = None  # the part of the answer the user already heard
     drops: int = 0
     stalls: int = 0
 
 
+@dataclass
+class UntranscribedTurn:
+    """The user's turn the model heard but never transcribed: its message (empty) and its audio."""
+
+    message: ChatMessage
+    audio: list[AudioFrame]
+
+
 class TurnHandedOver(Exception):
     """The realtime model failed with the turn unanswered: the pipeline answers it in the same speech.
 
-    ``answer`` is False when the pipeline's STT answers the turn from its replayed audio (the user's
-    words were never transcribed): the speech then just ends. ``partial`` is what the user heard.
+    ``partial`` is what the user heard of the answer (the pipeline continues it); ``untranscribed``
+    is the user's turn when the model never transcribed it (the pipeline's STT does first).
     """
 
-    def __init__(self, *, answer: bool, partial: ChatMessage | None) -> None:
+    def __init__(self, *, partial: ChatMessage | None, untranscribed: UntranscribedTurn | None) -> None:
         super().__init__("the realtime model failed; the pipeline answers the turn")
-        self.answer = answer
         self.partial = partial
+        self.untranscribed = untranscribed
 
 
 class TurnGuard:

@@ -33,6 +33,17 @@ def assistant_texts(session: AgentSession) -> list[str]:
     return [m.content for m in session.history.messages() if m.role == "assistant"]
 
 
+async def spoken_turn(server: RealtimeTestServer, **kw: object) -> tuple[AgentSession, Recorder, MemoryIO]:
+    """A session on the realtime model (a pipeline of fakes behind it) and the user's first spoken turn."""
+    io = MemoryIO()
+    realtime_kw = {k: kw.pop(k) for k in list(kw) if k.startswith("realtime_")}
+    session = AgentSession(realtime=model(server), **realtime_kw, **pipeline(**kw))  # type: ignore[arg-type]
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    await say(io)
+    return session, rec, io
+
+
 def response_creates(server: RealtimeTestServer, index: int) -> list[dict[str, object]]:
     return [e for e in server.connections[index].client_events if e["type"] == "response.create"]
 
@@ -42,11 +53,7 @@ async def test_drop_mid_answer_then_reconnect_answers_the_turn_once(server: Real
     server.queue_response(ANSWER, "and this is how it ends.")
     server.fail_next_response(after_audio_deltas=3, action="drop")
     llm = FakeLLM(["the pipeline must not answer"])
-    io = MemoryIO()
-    session = AgentSession(realtime=model(server), **pipeline(llm=llm))  # type: ignore[arg-type]
-    rec = Recorder(session)
-    await session.start(WeatherAgent(), io=io)
-    await say(io)
+    session, rec, _ = await spoken_turn(server, llm=llm)
     await rec.wait_until(lambda: any(t.endswith("how it ends.") for t in assistant_texts(session)), timeout=10)
     await session.wait_for_idle()
 
@@ -77,11 +84,7 @@ async def test_drop_before_the_transcript_still_gets_the_question_answered(serve
     server.queue_transcript("what is the capital of France?")
     server.queue_response(ANSWER, "Paris.")
     server.fail_next_response(after_audio_deltas=1, action="drop")
-    io = MemoryIO()
-    session = AgentSession(realtime=model(server), **pipeline())  # type: ignore[arg-type]
-    rec = Recorder(session)
-    await session.start(WeatherAgent(), io=io)
-    await say(io)
+    session, rec, _ = await spoken_turn(server)
     await rec.wait_until(lambda: any(t.endswith("Paris.") for t in assistant_texts(session)), timeout=10)
     # the new server session heard the user's turn: as its audio, in its place in the conversation
     creates = [e["item"] for e in server.connections[1].client_events if e["type"] == "conversation.item.create"]
@@ -97,11 +100,7 @@ async def test_model_that_stops_mid_answer_is_reconnected_and_the_answer_continu
     server.queue_transcript("tell me a story")
     server.queue_response(ANSWER, "and that is all.")
     server.fail_next_response(after_audio_deltas=2, action="stall")
-    io = MemoryIO()
-    session = AgentSession(realtime=model(server), realtime_stall_timeouts=SHORT, **pipeline())  # type: ignore[arg-type]
-    rec = Recorder(session)
-    await session.start(WeatherAgent(), io=io)
-    await say(io)
+    session, rec, _ = await spoken_turn(server, realtime_stall_timeouts=SHORT)
     await rec.wait_until(lambda: any(t.endswith("that is all.") for t in assistant_texts(session)), timeout=10)
     assert len(server.connections) == 2 and session.engine == "realtime"
     lost = rec.of("realtime_connection_changed")[0]
@@ -211,12 +210,8 @@ async def test_model_failing_before_the_transcript_lets_the_pipeline_stt_hear_th
     server.queue_response(ANSWER)
     server.fail_next_response(after_audio_deltas=2, action="close", close_code=1011)
     stt, llm = FakeSTT(["what time is it?"]), FakeLLM(["It is noon."])
-    io = MemoryIO()
-    session = AgentSession(realtime=model(server), realtime_reconnect_grace=0.3, **pipeline(stt=stt, llm=llm))  # type: ignore[arg-type]
-    rec = Recorder(session)
-    await session.start(WeatherAgent(), io=io)
-    server.refuse_connections(100)
-    await say(io)
+    session, rec, _ = await spoken_turn(server, realtime_reconnect_grace=0.3, stt=stt, llm=llm)
+    server.refuse_connections(100)  # once the model drops (mid-answer, a second from now), it stays away
     await rec.wait_until(lambda: any(t.endswith("It is noon.") for t in assistant_texts(session)), timeout=10)
     await session.wait_for_idle()
     assert len(stt.calls) == 1 and len(llm.requests) == 1  # transcribed once, answered once
@@ -227,3 +222,21 @@ async def test_model_failing_before_the_transcript_lets_the_pipeline_stt_hear_th
     head = answer.removesuffix("It is noon.").strip()
     assert head and ANSWER.startswith(head)
     assert "what time is it?" in [e.transcript for e in rec.of("user_input_transcribed")]
+
+
+async def test_barge_in_during_the_continuation_leaves_one_answer_cut_where_the_user_spoke(
+    server: RealtimeTestServer,
+) -> None:
+    rest = " ".join(["and then it goes on and on for quite a while longer."] * 4)
+    server.queue_transcript("tell me a story", "stop")
+    server.queue_response(ANSWER, rest, "Okay.")
+    server.fail_next_response(after_audio_deltas=3, action="drop")
+    session, rec, io = await spoken_turn(server)
+    await server.wait_for_server_event("response.output_audio.delta", count=3, index=1, timeout=10)
+    await say(io, 0.6, 1.0)  # the user speaks over the continuation
+    await rec.wait_until(lambda: "Okay." in assistant_texts(session), timeout=10)
+    cut, okay = [m for m in session.history.messages() if m.role == "assistant"]
+    assert okay.content == "Okay." and cut.interrupted
+    head = ANSWER.split()[0]
+    assert cut.content.startswith(head) and "and then" in cut.content and not cut.content.endswith(rest)
+    assert server.connections[1].truncations  # the server's copy was cut too

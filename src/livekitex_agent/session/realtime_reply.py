@@ -27,7 +27,7 @@ from ..tools.executor import CANCELLED_TOOL_OUTPUT, ToolExecutor
 from .realtime_host import AnswerCut, ReplyHost, Stalled
 from .realtime_stall import GenerationWatchdog
 from .speech import SpeechHandle
-from .turn_guard import Turn, TurnHandedOver, TurnPhase, continuation_instructions, merge_continuation
+from .turn_guard import Turn, TurnHandedOver, TurnPhase, continuation_instructions
 
 logger = logging.getLogger("livekitex_agent.session")
 T = TypeVar("T")
@@ -38,6 +38,7 @@ class _Played:
     message: ChatMessage
     source: rtm.MessageGeneration
     audio_seconds: float = 0.0
+    head: str = ""  # what the user heard of the turn's answer before this message continued it
 
     @property
     def item_id(self) -> str:
@@ -53,6 +54,7 @@ class RealtimeReply:
         self._loop = asyncio.get_running_loop()
         self._playback_started_at: float | None = None
         self._in_flight: list[_Played] = []
+        self._silent: set[str] = set()  # cut messages kept in the history without an announcement yet
 
     # -- the turn ---------------------------------------------------------------------------------
     async def run(self, gen: rtm.RealtimeGeneration | None, instructions: str | None) -> None:
@@ -68,7 +70,7 @@ class RealtimeReply:
             raise
         finally:
             partial, turn.partial = turn.partial, None
-            if partial is not None and self._host.session.history.get(partial.id) is not None:
+            if partial is not None and partial.id in self._silent and self._host.session.history.get(partial.id):
                 self._host.session._emit_item_added(partial)  # never completed: announced as it was cut
 
     async def _answer(self, turn: Turn, gen: rtm.RealtimeGeneration | None, instructions: str | None) -> None:
@@ -176,7 +178,7 @@ class RealtimeReply:
             if played and lost and not speech.interrupted:
                 self._cut_for_recovery(turn, played[-1])
             elif played and (speech.interrupted or played[-1].message.interrupted):
-                await self._truncate(played[-1], position)
+                await self._truncate(turn, played[-1], position)
             self._in_flight = []
             self._emit_metrics()
         if lost and not speech.interrupted:
@@ -197,22 +199,33 @@ class RealtimeReply:
         return float((await playout).position)
 
     def _cut_for_recovery(self, turn: Turn, entry: _Played) -> None:
-        """What the user heard of the answer so far becomes the turn's partial message (not announced:
-        the continuation completes it)."""
-        s = self._host.session
-        msg = entry.message
-        msg.content = entry.source.text.strip()
-        msg.interrupted = True
-        if not msg.content:
-            if s.history.get(msg.id) is not None:
-                s.history.remove(msg.id)
-            return
-        if turn.partial is not None and turn.partial is not msg:
-            merge_continuation(s.history, turn.partial, msg)
-            msg.interrupted = True
-        elif s.history.get(msg.id) is None:
+        """What the user heard of the answer so far becomes the turn's partial message (announced only
+        once the continuation completes it)."""
+        if self._settle(turn, entry, entry.source.text.strip(), announce=False):
+            entry.message.interrupted = True
+            turn.partial = entry.message
+
+    def _settle(self, turn: Turn, entry: _Played, text: str, *, announce: bool) -> bool:
+        """``entry``'s message holds ``text`` after what the user heard of the turn's answer before it
+        (one assistant message per turn); False when there is nothing to keep."""
+        s, msg, partial = self._host.session, entry.message, turn.partial
+        if partial is not None and partial is not msg:
+            entry.head = partial.content
+            if s.history.get(partial.id) is not None:
+                s.history.remove(partial.id)
+            self._silent.discard(partial.id)
+            turn.partial = None
+        msg.content = f"{entry.head} {text}".strip()
+        if s.history.get(msg.id) is not None:
+            s.history.update_item(msg)
+        elif not msg.content:
+            return False
+        elif announce:
+            s._add_history_item(msg, after=s.history.last_id)
+        else:
             s.history.insert_after(s.history.last_id, msg)
-        turn.partial = msg
+            self._silent.add(msg.id)
+        return True
 
     async def _play_steps(self, gen: rtm.RealtimeGeneration, turn: Turn, played: list[_Played]) -> None:
         host, s, speech = self._host, self._host.session, self._speech
@@ -249,9 +262,8 @@ class RealtimeReply:
                         await text_task
                     finally:
                         text_task.cancel()
-                    entry.message.content = msg.text.strip()
-                    if entry.message.content and not _cut(gen):
-                        self._add_answer(turn, entry.message)
+                    if not _cut(gen):
+                        self._settle(turn, entry, msg.text.strip(), announce=True)
                 calls = [call async for call in gen.function_calls]
                 result = await gen.done
             finally:
@@ -300,14 +312,6 @@ class RealtimeReply:
         if handoff is not None:
             await s.update_agent(handoff)
 
-    def _add_answer(self, turn: Turn, message: ChatMessage) -> None:
-        s = self._host.session
-        partial = turn.partial
-        s._add_history_item(message, after=s.history.last_id)
-        if partial is not None and partial is not message:
-            merge_continuation(s.history, partial, message)  # one assistant message for the turn
-            turn.partial = None
-
     def _stalled(self, reason: str) -> None:
         turn = self._host.guard.turn
         if turn is not None and turn.owner is self._speech:
@@ -327,20 +331,15 @@ class RealtimeReply:
             self._playback_started_at = t
             self._host.session._set_agent_state(AgentState.SPEAKING)
 
-    async def _truncate(self, entry: _Played, position: float | None) -> None:
+    async def _truncate(self, turn: Turn, entry: _Played, position: float | None) -> None:
         """Cut the interrupted message, here and on the server, to what the user heard."""
         heard = entry.audio_seconds if position is None else min(position, entry.audio_seconds)
         text = entry.source.text.strip()
         if entry.audio_seconds > 0:
             words = text.split()
             text = " ".join(words[: int(len(words) * heard / entry.audio_seconds)])
-        entry.message.content = text
         entry.message.interrupted = True
-        s = self._host.session
-        if s.history.get(entry.item_id) is None and text:
-            s._add_history_item(entry.message, after=s.history.last_id)
-        else:
-            s.history.update_item(entry.message)
+        self._settle(turn, entry, text, announce=True)
         if not self._host.failed:
             with contextlib.suppress(ProviderError):
                 await self._host.rt.truncate(entry.item_id, rtm.audio_end_ms(heard * 1000, entry.source.audio_bytes))

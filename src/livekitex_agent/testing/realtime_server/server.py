@@ -320,17 +320,23 @@ class RealtimeTestServer:
         except TimeoutError:
             raise TimeoutError(f"RealtimeTestServer: no {what} within {timeout:g}s") from None
 
+    def _events(self, index: int, direction: Literal["client", "server"]) -> list[dict[str, Any]]:
+        """The events of connection ``index`` so far (none while it does not exist yet)."""
+        if not -len(self.connections) <= index < len(self.connections):
+            return []
+        record = self.connections[index]
+        return record.client_events if direction == "client" else record.server_events
+
     async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> ConnectionRecord:
         await self.wait_until(lambda: len(self.connections) >= count, timeout=timeout, what=f"{count} connections")
         return self.connections[count - 1]
 
     async def wait_for_client_event(self, event_type: str, *, count: int = 1, index: int = -1,
                                     timeout: float = 5.0) -> dict[str, Any]:
-        """The ``count``-th client event of ``event_type`` on connection ``index``, once it arrived."""
+        """The ``count``-th client event of ``event_type`` on connection ``index``, once it arrived
+        (waiting for the connection too)."""
         def matches() -> list[dict[str, Any]]:
-            if not self.connections:
-                return []
-            return [e for e in self.connections[index].client_events if e["type"] == event_type]
+            return [e for e in self._events(index, "client") if e["type"] == event_type]
 
         await self.wait_until(lambda: len(matches()) >= count, timeout=timeout, what=f"client {event_type}")
         return matches()[count - 1]
@@ -338,9 +344,7 @@ class RealtimeTestServer:
     async def wait_for_server_event(self, event_type: str, *, count: int = 1, index: int = -1,
                                     timeout: float = 5.0) -> dict[str, Any]:
         def matches() -> list[dict[str, Any]]:
-            if not self.connections:
-                return []
-            return [e for e in self.connections[index].server_events if e["type"] == event_type]
+            return [e for e in self._events(index, "server") if e["type"] == event_type]
 
         await self.wait_until(lambda: len(matches()) >= count, timeout=timeout, what=f"server {event_type}")
         return matches()[count - 1]

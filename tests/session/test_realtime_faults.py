@@ -240,3 +240,17 @@ async def test_barge_in_during_the_continuation_leaves_one_answer_cut_where_the_
     head = ANSWER.split()[0]
     assert cut.content.startswith(head) and "and then" in cut.content and not cut.content.endswith(rest)
     assert server.connections[1].truncations  # the server's copy was cut too
+
+
+async def test_spoken_turn_the_server_never_answers_is_answered_by_the_pipeline_once(
+    server: RealtimeTestServer,
+) -> None:
+    server.never_answer = True
+    server.queue_transcript("is anybody there?")
+    llm = FakeLLM(["Yes, the pipeline is."])
+    session, rec, _ = await spoken_turn(server, realtime_stall_timeouts=SHORT, llm=llm)
+    await rec.wait_until(lambda: assistant_texts(session) == ["Yes, the pipeline is."], timeout=10)
+    await session.wait_for_idle()
+    assert len(server.connections) == 2 and response_creates(server, 1)  # reconnected and asked again
+    assert len(llm.requests) == 1 and llm.requests[0].last_user_message == "is anybody there?"
+    assert rec.of("engine_changed")[-1].new_engine == "pipeline"

@@ -69,6 +69,7 @@ class RealtimeReply:
             turn.partial = None  # the pipeline completes it
             raise
         finally:
+            self._host.guard.finish(turn, "the reply ended")  # e.g. an error: the turn is not left owned
             partial, turn.partial = turn.partial, None
             if partial is not None and partial.id in self._silent and self._host.session.history.get(partial.id):
                 self._host.session._emit_item_added(partial)  # never completed: announced as it was cut

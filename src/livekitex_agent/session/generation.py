@@ -32,7 +32,6 @@ if TYPE_CHECKING:
 logger = logging.getLogger("livekitex_agent.session")
 
 
-
 @dataclass
 class TurnTiming:
     """Loop-clock times of a user turn, used for the turn's latency metrics."""

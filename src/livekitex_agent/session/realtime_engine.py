@@ -11,7 +11,6 @@ did not answer.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
@@ -155,8 +154,8 @@ class RealtimeEngine:
         self.rt.push_audio(frame)
 
     def unanswered_audio(self) -> list[AudioFrame]:
-        """Input the pipeline must hear: what was said during an outage, and the user's turn when the
-        model never transcribed it (or the user is still speaking)."""
+        """Input the pipeline's listener must hear: what was said during an outage, and the user's
+        words not committed yet (a committed turn without transcript goes to the pipeline's STT)."""
         starts = [self._outage.start] if self._outage.start is not None else []
         if self._turn_start is not None and self._user_speaking:
             starts.append(self._turn_start)
@@ -171,10 +170,6 @@ class RealtimeEngine:
             await RealtimeReply(self, speech).run(gen, instructions)
         except TurnHandedOver as h:
             await self._hand_over(speech, h, instructions)
-
-    async def interrupt(self) -> None:
-        with contextlib.suppress(ProviderError):
-            await self.rt.interrupt()
 
     async def wait_connected(self) -> bool:
         """Until the model is connected (True) or failed / closed (False)."""

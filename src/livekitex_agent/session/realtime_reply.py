@@ -53,7 +53,6 @@ class RealtimeReply:
         self._speech = speech
         self._loop = asyncio.get_running_loop()
         self._playback_started_at: float | None = None
-        self._in_flight: list[_Played] = []
         self._silent: set[str] = set()  # cut messages kept in the history without an announcement yet
 
     # -- the turn ---------------------------------------------------------------------------------
@@ -156,7 +155,6 @@ class RealtimeReply:
         s, speech = self._host.session, self._speech
         s._current_generation = self
         played: list[_Played] = []
-        self._in_flight = played
         work = self._loop.create_task(self._play_steps(gen, turn, played), name=f"realtime-play:{speech.id}")
         try:
             await self._unless_interrupted(work)
@@ -180,7 +178,6 @@ class RealtimeReply:
                 self._cut_for_recovery(turn, played[-1])
             elif played and (speech.interrupted or played[-1].message.interrupted):
                 await self._truncate(turn, played[-1], position)
-            self._in_flight = []
             self._emit_metrics()
         if lost and not speech.interrupted:
             raise AnswerCut(str(error))

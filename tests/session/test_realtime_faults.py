@@ -254,3 +254,28 @@ async def test_spoken_turn_the_server_never_answers_is_answered_by_the_pipeline_
     assert len(server.connections) == 2 and response_creates(server, 1)  # reconnected and asked again
     assert len(llm.requests) == 1 and llm.requests[0].last_user_message == "is anybody there?"
     assert rec.of("engine_changed")[-1].new_engine == "pipeline"
+
+
+async def test_stalled_model_that_cannot_come_back_is_replaced_within_the_grace_of_going_quiet(
+    server: RealtimeTestServer,
+) -> None:
+    server.queue_transcript("tell me a story")
+    server.queue_response(ANSWER)
+    server.fail_next_response(after_audio_deltas=2, action="stall")
+    slow = RetryPolicy(max_retries=10, base_delay=0.2, max_delay=0.2, timeout=None)
+    stall = RealtimeStallTimeouts(response_created=1.0, first_output=1.0, output_gap=1.0)
+    io = MemoryIO()
+    session = AgentSession(
+        realtime=model(server, retry_policy=slow), realtime_stall_timeouts=stall, realtime_reconnect_grace=1.2,
+        **pipeline(llm=FakeLLM(["the rest, from the pipeline."])),  # type: ignore[arg-type]
+    )
+    rec = Recorder(session)
+    await session.start(WeatherAgent(), io=io)
+    await say(io)
+    await rec.wait_for("agent_state_changed:speaking", timeout=10)
+    server.refuse_connections(100)  # the stalled model will not come back
+    await rec.wait_until(lambda: session.engine == "pipeline", timeout=10)
+    # the grace counts from when the model went quiet, not from when the stall was noticed (1 s later)
+    assert rec.time_of("engine_changed", 1) - rec.time_of("agent_state_changed:speaking") < 1.2 + 0.4
+    await rec.wait_until(lambda: any(t.endswith("from the pipeline.") for t in assistant_texts(session)), timeout=10)
+    assert len(assistant_texts(session)) == 1

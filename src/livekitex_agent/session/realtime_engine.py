@@ -82,6 +82,7 @@ class RealtimeEngine:
         self._events_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._drop_requested = False  # a stalled connection is being dropped
+        self._quiet_since: float | None = None
         self._created_timer: asyncio.TimerHandle | None = None
         self._changed = asyncio.Event()  # set (and replaced) at every connection change
         self._live_generations: set[rt.RealtimeGeneration] = set()  # responses the server is producing
@@ -185,19 +186,20 @@ class RealtimeEngine:
         if not await self.wait_connected():
             raise AnswerCut("the realtime model failed")
         await self.rt.update_chat_ctx(self.session.history)
-        limit = self.stall_timeouts.response_created
+        limit, asked = self.stall_timeouts.response_created, self._loop.time()
         try:
             async with asyncio.timeout(limit):
                 return await self.rt.generate_reply(instructions)
         except (TimeoutError, ProviderTimeoutError):
-            raise Stalled(f"no response.created within {limit:g}s") from None
+            raise Stalled(f"no response.created within {limit:g}s", asked) from None
         except ProviderError as e:
             if self.failed or (e.retryable and self.rt.state is not rt.ConnectionState.CONNECTED):
                 raise AnswerCut(e.message) from None
             raise
 
-    def turn_lost(self, turn: Turn, reason: str, *, stalled: bool) -> None:
-        """The turn's answer was cut (drop) or never came (stall): recover, or fail past the limits."""
+    def turn_lost(self, turn: Turn, reason: str, *, stalled: bool, since: float | None = None) -> None:
+        """The turn's answer was cut (drop) or never came (a stall, quiet since loop time ``since``):
+        recover, or fail past the limits."""
         if not self.guard.current(turn) or self.failed:
             return
         if stalled:
@@ -214,16 +216,17 @@ class RealtimeEngine:
                                        source="realtime", recoverable=True)
             self.guard.move(TurnPhase.IDLE, "given up: there is no pipeline to answer it")
             if stalled:
-                self._spawn_reconnect(reason)
+                self._spawn_reconnect(reason, since)
             return
         logger.warning("realtime turn %s: %s; recovering", "stalled" if stalled else "cut", reason)
         self.guard.move(TurnPhase.RECOVERING, reason)
         if stalled:
-            self._spawn_reconnect(reason)
+            self._spawn_reconnect(reason, since)
 
-    def _spawn_reconnect(self, reason: str) -> None:
+    def _spawn_reconnect(self, reason: str, since: float | None) -> None:
         if self.rt.state is rt.ConnectionState.CONNECTED:
             self._drop_requested = True  # not usable until the new connection is up
+            self._quiet_since = since  # the outage (and its grace) began when the model went quiet
         task = self._loop.create_task(self._reconnect(reason), name="realtime-stall-reconnect")
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -296,7 +299,7 @@ class RealtimeEngine:
             limit = self.stall_timeouts.response_created
             self._cancel_created_timer()
             self._created_timer = self._loop.call_later(
-                limit, self._no_response, turn, f"no response.created within {limit:g}s"
+                limit, self._no_response, turn, f"no response.created within {limit:g}s", self._loop.time()
             )
 
     def _cancel_created_timer(self) -> None:
@@ -304,15 +307,15 @@ class RealtimeEngine:
             self._created_timer.cancel()
             self._created_timer = None
 
-    def _no_response(self, turn: Turn, reason: str) -> None:
+    def _no_response(self, turn: Turn, reason: str, since: float) -> None:
         self._created_timer = None
         if not (self.guard.current(turn) and self.guard.phase is TurnPhase.AWAITING and turn.owner is None):
             return
         if self._live_generations:  # the server answers the turn once its current response is done
             limit = self.stall_timeouts.response_created
-            self._created_timer = self._loop.call_later(limit, self._no_response, turn, reason)
+            self._created_timer = self._loop.call_later(limit, self._no_response, turn, reason, since)
             return
-        self.turn_lost(turn, reason, stalled=True)
+        self.turn_lost(turn, reason, stalled=True, since=since)
 
     def _transcribed(self, item_id: str, transcript: str) -> None:
         s = self.session
@@ -349,7 +352,8 @@ class RealtimeEngine:
         if ev.new is not rt.ConnectionState.CONNECTED:
             self._drop_requested = False
         if ev.new is rt.ConnectionState.RECONNECTING:
-            if self._outage.lost(ev.reason, ev.attempt):
+            quiet, self._quiet_since = self._quiet_since, None
+            if self._outage.lost(ev.reason, ev.attempt, since=quiet):
                 turn = self.guard.turn
                 if turn is not None and turn.owner is None and self.guard.phase is TurnPhase.AWAITING:
                     self._cancel_created_timer()

@@ -27,16 +27,19 @@ class Outage:
         self._timer: asyncio.TimerHandle | None = None
         self.start: float | None = None  # loop time the connection was lost (None: connected)
 
-    def lost(self, reason: str | None, attempt: int) -> bool:
-        """A reconnect attempt; True when it begins a new outage."""
+    def lost(self, reason: str | None, attempt: int, *, since: float | None = None) -> bool:
+        """A reconnect attempt; True when it begins a new outage. ``since``: the loop time the model
+        went quiet, when that was before the drop (a stall): the grace counts from then."""
         first = self.start is None
         if first:
-            self.start = self._loop.time()
+            now = self._loop.time()
+            self.start = min(since, now) if since is not None else now
             logger.warning("realtime connection lost (%s); reconnecting", reason)
             self._event(RealtimeConnectionState.LOST, reason)
             if self._grace is not None:
-                self._timer = self._loop.call_later(
-                    self._grace, self._on_grace_over, f"reconnect took over {self._grace:g}s"
+                self._timer = self._loop.call_at(
+                    self.start + self._grace, self._on_grace_over,
+                    f"the model was unreachable for over {self._grace:g}s",
                 )
         self._event(RealtimeConnectionState.RECONNECTING, reason, attempt=attempt)
         return first

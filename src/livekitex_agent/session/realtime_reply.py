@@ -96,7 +96,7 @@ class RealtimeReply:
                 try:
                     gen = await self._request(turn, instructions)
                 except Stalled as e:
-                    host.turn_lost(turn, str(e), stalled=True)
+                    host.turn_lost(turn, str(e), stalled=True, since=e.since)
                     continue
                 except AnswerCut as e:
                     self._lost(turn, str(e))
@@ -305,15 +305,15 @@ class RealtimeReply:
             except (ProviderError, Stalled, AnswerCut) as e:
                 # the outputs are in the history: the answer is asked for again after the reconnect
                 if isinstance(e, Stalled):
-                    host.turn_lost(turn, str(e), stalled=True)
+                    host.turn_lost(turn, str(e), stalled=True, since=e.since)
                 raise AnswerCut(str(e)) from None
         if handoff is not None:
             await s.update_agent(handoff)
 
-    def _stalled(self, reason: str) -> None:
+    def _stalled(self, reason: str, since: float) -> None:
         turn = self._host.guard.turn
         if turn is not None and turn.owner is self._speech:
-            self._host.turn_lost(turn, reason, stalled=True)
+            self._host.turn_lost(turn, reason, stalled=True, since=since)
 
     async def _forward_text(self, msg: rtm.MessageGeneration) -> None:
         s = self._host.session

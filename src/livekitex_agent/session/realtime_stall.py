@@ -42,11 +42,12 @@ class RealtimeStallTimeouts:
 
 
 class GenerationWatchdog:
-    """Calls ``on_stall(reason)`` once if ``gen`` goes quiet for too long (one timer, re-armed lazily
-    from the generation's activity times, so nothing runs per audio delta)."""
+    """Calls ``on_stall(reason, since)`` once if ``gen`` goes quiet for too long (``since``: the loop
+    time it went quiet; one timer, re-armed lazily from the generation's activity times, so nothing
+    runs per audio delta)."""
 
     def __init__(
-        self, gen: RealtimeGeneration, timeouts: RealtimeStallTimeouts, on_stall: Callable[[str], None]
+        self, gen: RealtimeGeneration, timeouts: RealtimeStallTimeouts, on_stall: Callable[[str, float], None]
     ) -> None:
         self._gen = gen
         self._timeouts = timeouts
@@ -61,13 +62,13 @@ class GenerationWatchdog:
         if gen.done.done():
             return
         if gen.first_output_at is None:
-            deadline = gen.created_at + t.first_output
+            since, deadline = gen.created_at, gen.created_at + t.first_output
             reason = f"no output within {t.first_output:g}s of response.created"
         else:
-            deadline = gen.last_activity + t.output_gap
+            since, deadline = gen.last_activity, gen.last_activity + t.output_gap
             reason = f"no output for {t.output_gap:g}s in the middle of a response"
         if self._loop.time() >= deadline:
-            self._on_stall(reason)
+            self._on_stall(reason, since)
         else:
             self._timer = self._loop.call_at(deadline, self._check)
 

@@ -279,3 +279,37 @@ async def test_stalled_model_that_cannot_come_back_is_replaced_within_the_grace_
     assert rec.time_of("engine_changed", 1) - rec.time_of("agent_state_changed:speaking") < 1.2 + 0.4
     await rec.wait_until(lambda: any(t.endswith("from the pipeline.") for t in assistant_texts(session)), timeout=10)
     assert len(assistant_texts(session)) == 1
+
+
+async def test_model_going_deaf_as_the_user_speaks_is_reconnected_and_hears_the_question_again(
+    server: RealtimeTestServer,
+) -> None:
+    # the stalled connection still runs the turn (silently): every connection answers the same
+    server.default_transcript, server.default_reply = "anyone there?", "Yes, I am here."
+    session, rec, _ = await spoken_turn(server, realtime_stall_timeouts=SHORT)
+    await server.wait_for_server_event("input_audio_buffer.speech_started", timeout=10)
+    server.stall_connection()  # from now on the model sends nothing: no end of turn, no answer
+    await rec.wait_until(lambda: assistant_texts(session) == ["Yes, I am here."], timeout=10)
+    assert len(server.connections) == 2 and session.engine == "realtime"
+    # the new connection heard the user's words again (their audio), and answered them
+    assert server.connections[1].seq_of("input_audio_buffer.committed") < server.connections[1].seq_of(
+        "response.created"
+    )
+    assert [m.content for m in session.history.messages() if m.role == "user"] == ["anyone there?"]
+
+
+async def test_model_going_deaf_twice_lets_the_pipeline_stt_hear_the_question(server: RealtimeTestServer) -> None:
+    stt, llm = FakeSTT(["anyone there?"]), FakeLLM(["The pipeline is here."])
+    session, rec, _ = await spoken_turn(server, realtime_stall_timeouts=SHORT, stt=stt, llm=llm)
+    await server.wait_for_server_event("input_audio_buffer.speech_started", timeout=10)
+    server.stall_connection()
+
+    async def stall_the_next_one() -> None:  # deaf from its start: it never hears the words again
+        await server.wait_for_server_event("session.created", index=1, timeout=10)
+        server.stall_connection(1)
+
+    staller = asyncio.create_task(stall_the_next_one())
+    await rec.wait_until(lambda: assistant_texts(session) == ["The pipeline is here."], timeout=10)
+    await staller
+    assert session.engine == "pipeline" and len(llm.requests) == 1
+    assert llm.requests[0].last_user_message == "anyone there?" and len(stt.calls) == 1

@@ -416,6 +416,11 @@ class RealtimeSession(ABC):
         """Ask for a response (``instructions`` apply to this one only); returns once it was created."""
 
     @abstractmethod
+    async def probe(self, timeout: float) -> bool:
+        """Whether the server still talks to us: a request with no effect, answered within ``timeout``
+        seconds (False when not connected). For a model gone quiet when it should have spoken."""
+
+    @abstractmethod
     async def reconnect(self, reason: str) -> None:
         """Drop the connection and open a new one, as after a network drop (settings and history are
         replayed; what was in flight fails with :data:`CONNECTION_LOST`). For a model that stopped

@@ -25,10 +25,11 @@ from ..events import (
 from ..media.frame import AudioFrame
 from ..providers import realtime as rt
 from .realtime_host import AnswerCut, Stalled
-from .realtime_input import REPLAY_PADDING, InputBuffer
+from .realtime_input import UserInput
+from .realtime_liveness import DeafModelWatch
 from .realtime_outage import Outage
 from .realtime_reply import RealtimeReply
-from .realtime_stall import RealtimeStallTimeouts
+from .realtime_stall import RealtimeStallTimeouts, ResponseDue
 from .speech import SpeechHandle
 from .turn_guard import (
     MAX_DROPS_PER_TURN,
@@ -78,17 +79,18 @@ class RealtimeEngine:
         self._hand_over = hand_over
         self._connect_timeout = connect_timeout
         self._loop = asyncio.get_running_loop()
-        self._buffer = InputBuffer()
         self._events_task: asyncio.Task[None] | None = None
         self._tasks: set[asyncio.Task[None]] = set()
         self._drop_requested = False  # a stalled connection is being dropped
         self._quiet_since: float | None = None
-        self._created_timer: asyncio.TimerHandle | None = None
+        self._response_due = ResponseDue(self.stall_timeouts.response_created, self._no_response)
         self._changed = asyncio.Event()  # set (and replaced) at every connection change
-        self._live_generations: set[rt.RealtimeGeneration] = set()  # responses the server is producing
-        self._turn_start: float | None = None  # the user's turn in flight began here
-        self._user_speaking = False
         self._outage = Outage(session._emit, grace=reconnect_grace, on_grace_over=self.fail)
+        self._input = UserInput(  # with server turn detection: notices a model that stopped hearing the user
+            DeafModelWatch(self.rt.probe, timeout=self.stall_timeouts.response_created, on_deaf=self._model_deaf)
+            if model.options.turn_detection is not None else None
+        )
+        self._unheard_stalls = 0
         self.untranscribed: UntranscribedTurn | None = None  # on failure: the turn the model never transcribed
         self._failed = False
         self._closed = False
@@ -139,6 +141,8 @@ class RealtimeEngine:
         self._closed = True
         self._cancel_timers()
         self._wake()
+        if self._input.deaf is not None:
+            await self._input.deaf.aclose()
         tasks = [t for t in (self._events_task, *self._tasks) if t is not None]
         for task in tasks:
             task.cancel()
@@ -147,20 +151,17 @@ class RealtimeEngine:
 
     def _cancel_timers(self) -> None:
         self._outage.cancel()
-        self._cancel_created_timer()
+        self._response_due.cancel()
 
     # -- input ------------------------------------------------------------------------------------
     def push_audio(self, frame: AudioFrame) -> None:
-        self._buffer.push(self._loop.time(), frame)
+        self._input.push(self._loop.time(), frame)
         self.rt.push_audio(frame)
 
     def unanswered_audio(self) -> list[AudioFrame]:
         """Input the pipeline's listener must hear: what was said during an outage, and the user's
         words not committed yet (a committed turn without transcript goes to the pipeline's STT)."""
-        starts = [self._outage.start] if self._outage.start is not None else []
-        if self._turn_start is not None and self._user_speaking:
-            starts.append(self._turn_start)
-        return self._buffer.since(min(starts)) if starts else []
+        return self._input.for_pipeline(self._outage.start)
 
     # -- answering --------------------------------------------------------------------------------
     async def answer(
@@ -243,6 +244,8 @@ class RealtimeEngine:
     # -- model events -----------------------------------------------------------------------------
     async def _read_events(self) -> None:
         async for event in self.rt.events():
+            if self._input.deaf is not None:
+                self._input.deaf.heard()
             try:
                 self._handle(event)
             except Exception:
@@ -251,15 +254,14 @@ class RealtimeEngine:
     def _handle(self, ev: rt.RealtimeEvent) -> None:
         s = self.session
         if isinstance(ev, rt.InputSpeechStarted):
-            self._turn_start = self._loop.time() - REPLAY_PADDING
-            self._user_speaking = True
+            self._input.speech_started(self._loop.time())
             s._set_user_state(UserState.SPEAKING)
             current = s.current_speech
             if current is not None and current.allow_interruptions and s.options.allow_interruptions:
                 s.interrupt()
         elif isinstance(ev, rt.InputSpeechStopped):
             self.speech_stopped_at = self._loop.time()
-            self._user_speaking = False
+            self._input.speaking = False
             s._set_user_state(UserState.LISTENING)
         elif isinstance(ev, rt.InputAudioCommitted):
             self._committed(ev)
@@ -270,10 +272,8 @@ class RealtimeEngine:
         elif isinstance(ev, rt.InputTranscriptionFailed):
             logger.warning("input transcription of %s failed: %s", ev.item_id, ev.message)
         elif isinstance(ev, rt.GenerationCreated):
-            self._cancel_created_timer()
-            gen = ev.generation
-            self._live_generations.add(gen)
-            gen.done.add_done_callback(lambda _: self._live_generations.discard(gen))
+            self._response_due.created(ev.generation)
+            self._unheard_stalls = 0
             if not ev.generation.user_initiated:  # ours are played by whoever asked for them
                 self._server_reply(ev.generation)
         elif isinstance(ev, rt.RealtimeErrorEvent):
@@ -288,34 +288,38 @@ class RealtimeEngine:
 
     def _committed(self, ev: rt.InputAudioCommitted) -> None:
         s = self.session
-        self._user_speaking = False
+        self._input.committed()
+        self._unheard_stalls = 0
         # a placeholder under the server's id keeps the server item from being deleted by a sync
         s.history.insert_after(ev.previous_item_id, ChatMessage(role="user", content="", id=ev.item_id))
         td = self._model.options.turn_detection
         if td is not None and td.create_response:
             turn = self.guard.begin("the user's turn ended", user_item_id=ev.item_id)
-            if self._turn_start is not None:
-                turn.spoken = (self._turn_start, self._loop.time())
-            limit = self.stall_timeouts.response_created
-            self._cancel_created_timer()
-            self._created_timer = self._loop.call_later(
-                limit, self._no_response, turn, f"no response.created within {limit:g}s", self._loop.time()
-            )
+            if self._input.turn_start is not None:
+                turn.spoken = (self._input.turn_start, self._loop.time())
+            self._response_due.expect()
 
-    def _cancel_created_timer(self) -> None:
-        if self._created_timer is not None:
-            self._created_timer.cancel()
-            self._created_timer = None
+    def _no_response(self, reason: str, since: float) -> None:
+        turn, guard = self.guard.turn, self.guard
+        if turn is not None and guard.phase is TurnPhase.AWAITING and turn.owner is None:
+            self.turn_lost(turn, reason, stalled=True, since=since)
 
-    def _no_response(self, turn: Turn, reason: str, since: float) -> None:
-        self._created_timer = None
-        if not (self.guard.current(turn) and self.guard.phase is TurnPhase.AWAITING and turn.owner is None):
+    def _model_deaf(self, since: float) -> None:
+        """The user spoke and stopped, and the model said nothing since (loop time ``since``) nor
+        answered a probe: its connection is dead. Reconnect (and say the user's words again), or fail."""
+        if self.failed or self._closed or self.rt.state is not rt.ConnectionState.CONNECTED or self._drop_requested:
             return
-        if self._live_generations:  # the server answers the turn once its current response is done
-            limit = self.stall_timeouts.response_created
-            self._created_timer = self._loop.call_later(limit, self._no_response, turn, reason, since)
+        reason = "the model said nothing after the user spoke and did not answer a probe"
+        turn = self.guard.turn
+        if turn is not None and self.guard.in_flight:
+            self.turn_lost(turn, reason, stalled=True, since=since)
             return
-        self.turn_lost(turn, reason, stalled=True, since=since)
+        self._input.mark_unheard(since)
+        self._unheard_stalls += 1
+        if self._unheard_stalls > MAX_STALLS_PER_TURN and self.session.can_run_pipeline:
+            self.fail(reason)
+        else:
+            self._spawn_reconnect(reason, since)
 
     def _transcribed(self, item_id: str, transcript: str) -> None:
         s = self.session
@@ -356,18 +360,19 @@ class RealtimeEngine:
             if self._outage.lost(ev.reason, ev.attempt, since=quiet):
                 turn = self.guard.turn
                 if turn is not None and turn.owner is None and self.guard.phase is TurnPhase.AWAITING:
-                    self._cancel_created_timer()
+                    self._response_due.cancel()
                     self.turn_lost(turn, ev.reason or "connection lost", stalled=False)
         elif ev.reconnected:
             start = self._outage.start
             outage = self._outage.restored(ev.reason)
             # what the user said while we were offline (or had begun to say) goes to the new connection
-            since = [t for t in (start, self._turn_start if self._user_speaking else None) if t is not None]
-            replay = self._buffer.since(min(since)) if since else []
+            replay = self._input.for_new_connection(start)
             for frame in replay:
                 self.rt.push_audio(frame)
             logger.info("realtime reconnected after %.2fs; replayed %.1fs of input",
                         outage, sum(f.duration for f in replay))
+            if self._input.unheard_from is not None and self._input.deaf is not None:
+                self._input.deaf.replayed()  # the new connection must react to the user's words
             turn = self.guard.turn
             if turn is not None and turn.owner is None and self.guard.phase is TurnPhase.RECOVERING:
                 self._server_reply(None)  # nobody answers that turn yet: ask for its answer
@@ -389,9 +394,15 @@ class RealtimeEngine:
             user = s.history.get(turn.user_item_id) if turn.user_item_id else None
             if isinstance(user, ChatMessage) and not user.content.strip():
                 # never transcribed: the pipeline's STT transcribes the turn's audio first
-                start, end = turn.spoken or (self._turn_start or self._loop.time() - 30.0, self._loop.time())
-                self.untranscribed = UntranscribedTurn(user, self._buffer.since(start, end))
+                now = self._loop.time()
+                start, end = turn.spoken or (self._input.turn_start or now - 30.0, now)
+                self.untranscribed = UntranscribedTurn(user, self._input.buffer.since(start, end))
             guard.move(TurnPhase.HANDED_OVER, reason)
+        elif (unheard := self._input.take_unheard()) is not None:
+            # the model never heard the user's last words: the pipeline's STT does, and answers them
+            msg = ChatMessage(role="user", content="")
+            s.history.append(msg)
+            self.untranscribed = UntranscribedTurn(msg, unheard)
         self._outage.failed(reason)
         self._wake()
         self._on_failure(reason)

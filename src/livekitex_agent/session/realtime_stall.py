@@ -76,3 +76,37 @@ class GenerationWatchdog:
         if self._timer is not None:
             self._timer.cancel()
             self._timer = None
+
+
+class ResponseDue:
+    """After the server ended the user's turn (server VAD), a response is due within ``limit`` seconds;
+    ``on_late(reason, since)`` otherwise. A response still being produced postpones the deadline (the
+    server answers the turn after it)."""
+
+    def __init__(self, limit: float, on_late: Callable[[str, float], None]) -> None:
+        self._limit = limit
+        self._on_late = on_late
+        self._loop = asyncio.get_running_loop()
+        self._timer: asyncio.TimerHandle | None = None
+        self._live: set[RealtimeGeneration] = set()  # responses the server is producing
+
+    def expect(self) -> None:
+        self.cancel()
+        self._timer = self._loop.call_later(self._limit, self._late, self._loop.time())
+
+    def created(self, gen: RealtimeGeneration) -> None:
+        self.cancel()
+        self._live.add(gen)
+        gen.done.add_done_callback(lambda _: self._live.discard(gen))
+
+    def _late(self, since: float) -> None:
+        self._timer = None
+        if self._live:
+            self._timer = self._loop.call_later(self._limit, self._late, since)
+        else:
+            self._on_late(f"no response.created within {self._limit:g}s", since)
+
+    def cancel(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None

@@ -85,6 +85,7 @@ class ServerConnection:
         self.item_audio_ms: dict[str, int] = {}
         self.tone = ToneGenerator()
         self._deferred: list[dict[str, Any]] = []
+        self.stalled = False  # stall_connection(): nothing is sent any more
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -102,7 +103,7 @@ class ServerConnection:
         async with self._lock:
             if self.server.event_delay > 0:
                 await asyncio.sleep(self.server.event_delay)
-            if self.ws.closed:
+            if self.ws.closed or self.stalled:
                 return
             self.server._record(self.record, "server", event)
             try:

@@ -108,8 +108,8 @@ class RealtimeTestServer:
     Fault injection: :meth:`refuse_connections`, :meth:`fail_next_response` (drop the socket, close
     it, stop sending, or send an oversized message mid-response), :meth:`fail_on` (answer a client
     event type with an error, e.g. a fatal one on ``session.update`` or ``response.create``),
-    :meth:`close_connection`, :meth:`drop_connection`, :meth:`send_error`, :meth:`send_oversized`,
-    :meth:`send_raw`; ``event_delay`` (seconds before each server event), ``delta_delay`` (seconds
+    :meth:`close_connection`, :meth:`drop_connection`, :meth:`stall_connection`, :meth:`send_error`,
+    :meth:`send_oversized`, :meth:`send_raw`; ``event_delay`` (seconds before each server event), ``delta_delay`` (seconds
     between the deltas of a response), ``inject_unknown`` (unknown event types and fields),
     ``never_answer`` (accept ``response.create`` and finished user turns, and never create a
     response: a stalled model), ``echo_metadata`` (False: responses do not carry the ``metadata`` the
@@ -288,6 +288,12 @@ class RealtimeTestServer:
         await conn.error(code, message, error_type=error_type)
         if close_code is not None:
             await self.close_connection(code=close_code, index=index)
+
+    def stall_connection(self, index: int = -1) -> None:
+        """From now on send nothing on a connection (the latest by default); it stays open and the
+        client's events are still read and handled: a dead downstream, like a stalled network."""
+        conn = self._conn(index)
+        conn.stalled = True
 
     async def send_oversized(self, size: int = OVERSIZED_BYTES, *, index: int = -1) -> None:
         """Send one valid but ``size``-byte message (an unknown event type with padding): over the client's

@@ -63,6 +63,7 @@ class RealtimeSession(rt.RealtimeSession):
         self._tracker = ResponseTracker(provider=self._provider, modalities=self._opts.modalities)
         self._pending: dict[str, _PendingReply] = {}
         self._user_speaking = False
+        self._listeners: list[asyncio.Future[None]] = []  # probes waiting for any server message
         self._ids = itertools.count(1)
         self._handlers: dict[type, Callable[[Any], None]] = {
             p.SessionUpdated: lambda ev: logger.debug("session updated"),
@@ -157,6 +158,11 @@ class RealtimeSession(rt.RealtimeSession):
 
     # -- server events --------------------------------------------------------------------------
     def dispatch(self, text: str) -> None:
+        if self._listeners:
+            listeners, self._listeners = self._listeners, []
+            for waiter in listeners:
+                if not waiter.done():
+                    waiter.set_result(None)
         try:
             event = p.parse_server_event(text)
         except p.ProtocolError as e:
@@ -327,6 +333,24 @@ class RealtimeSession(rt.RealtimeSession):
             ) from None
         finally:
             self._pending.pop(request, None)
+
+    async def probe(self, timeout: float) -> bool:
+        conn = self._life.live
+        if conn is None:
+            return False
+        heard: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listeners.append(heard)
+        # a session.update that changes nothing: the server answers session.updated
+        conn.send(c.dumps(c.session_update({"type": "realtime"}, self._event_id())))
+        try:
+            async with asyncio.timeout(timeout):
+                await heard
+        except TimeoutError:
+            return False
+        finally:
+            if heard in self._listeners:
+                self._listeners.remove(heard)
+        return True
 
     async def reconnect(self, reason: str) -> None:
         err = ProviderError(reason, provider=self._provider, retryable=True, category=ErrorCategory.TIMEOUT,

@@ -313,3 +313,21 @@ async def test_model_going_deaf_twice_lets_the_pipeline_stt_hear_the_question(se
     await staller
     assert session.engine == "pipeline" and len(llm.requests) == 1
     assert llm.requests[0].last_user_message == "anyone there?" and len(stt.calls) == 1
+
+
+async def test_drop_twice_in_a_row_continues_from_everything_heard_once(server: RealtimeTestServer) -> None:
+    second = "and a second part that also goes on for a while,"
+    server.queue_transcript("tell me a story")
+    server.queue_response(ANSWER, second, "and the end.")
+    server.fail_next_response(after_audio_deltas=3, action="drop")
+    session, rec, _ = await spoken_turn(server)
+    await server.wait_for_connections(2, timeout=10)
+    server.fail_next_response(after_audio_deltas=3, action="drop")  # the continuation is cut as well
+    await rec.wait_until(lambda: any(t.endswith("the end.") for t in assistant_texts(session)), timeout=10)
+    assert len(server.connections) == 3
+    (answer,) = assistant_texts(session)
+    (last_ask,) = response_creates(server, 2)
+    heard = last_ask["response"]["instructions"]  # type: ignore[index]
+    assert "The first part" in heard and "and a second" in heard  # both cut parts, in order
+    words = answer.removesuffix("and the end.").split()
+    assert words[:3] == ["The", "first", "part"] and words.count("first") == 1 and words.count("second") == 1

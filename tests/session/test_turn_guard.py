@@ -8,7 +8,7 @@ import pytest
 
 from livekitex_agent.chat import ChatContext, ChatMessage
 from livekitex_agent.errors import ConfigError
-from livekitex_agent.session import RealtimeStallTimeouts
+from livekitex_agent.session import AgentSession, RealtimeStallTimeouts
 from livekitex_agent.session.speech import SpeechHandle
 from livekitex_agent.session.state import IllegalTransition
 from livekitex_agent.session.turn_guard import (
@@ -72,5 +72,10 @@ def test_continuation_merges_into_one_assistant_message() -> None:
 @pytest.mark.parametrize("field", ["response_created", "first_output", "output_gap"])
 @pytest.mark.parametrize("bad", [0, -1.0, float("inf"), float("nan"), "2", True])
 def test_stall_bounds_name_the_bad_value(field: str, bad: object) -> None:
-    with pytest.raises(ConfigError, match=rf"realtime_stall_timeouts\.{field} must be a positive number"):
+    with pytest.raises(ConfigError, match=rf"realtime_stall_timeouts\.{field}={bad!r} must be"):
         RealtimeStallTimeouts(**{field: bad})  # type: ignore[arg-type]
+
+
+def test_stall_bounds_must_be_given_as_realtime_stall_timeouts() -> None:
+    with pytest.raises(ConfigError, match="realtime_stall_timeouts must be a RealtimeStallTimeouts, got dict"):
+        AgentSession(realtime_stall_timeouts={"output_gap": 1})  # type: ignore[arg-type]

@@ -35,6 +35,7 @@ from ..providers.realtime import RealtimeModel
 from ..providers.stt import STT
 from ..providers.tts import TTS
 from ..providers.vad import VAD
+from ..validation import check_instance
 from .audio_pump import InputLagMeter, pump_audio
 from .fallback import EngineSwitch
 from .generation import ReplyGeneration, TurnTiming
@@ -94,6 +95,7 @@ class AgentSession(EventEmitter[EventName]):
             realtime_recovery_interval=realtime_recovery_interval,
             flags={"fallback_recovery": fallback_recovery, "close_on_input_end": close_on_input_end},
         )
+        check_instance("realtime_stall_timeouts", realtime_stall_timeouts, RealtimeStallTimeouts)
         self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
         self.realtime = realtime
         self._fallback_recovery = fallback_recovery

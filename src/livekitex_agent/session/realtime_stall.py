@@ -7,12 +7,11 @@ then the pipeline), long before the websocket heartbeat (20-30 s) would notice a
 from __future__ import annotations
 
 import asyncio
-import math
 from collections.abc import Callable
 from dataclasses import dataclass, fields
 
-from ..errors import ConfigError
 from ..providers.realtime import RealtimeGeneration
+from ..validation import check_number
 
 
 @dataclass(frozen=True)
@@ -32,13 +31,7 @@ class RealtimeStallTimeouts:
 
     def __post_init__(self) -> None:
         for f in fields(self):
-            value = getattr(self, f.name)
-            if isinstance(value, bool) or not isinstance(value, int | float) or not (
-                math.isfinite(value) and value > 0
-            ):
-                raise ConfigError(
-                    f"realtime_stall_timeouts.{f.name} must be a positive number of seconds, got {value!r}"
-                )
+            check_number(f"realtime_stall_timeouts.{f.name}", getattr(self, f.name), exclusive=True, unit=" s")
 
 
 class GenerationWatchdog:

@@ -12,6 +12,7 @@ from ....log import install_redaction
 from ....providers import realtime
 from ....providers.base import RetryPolicy
 from ....providers.realtime import Modality, RealtimeOptions, TurnDetection
+from ....validation import check_int
 from ..client import configured_base_url, resolve_api_key
 from .connection import DEFAULT_MAX_MESSAGE_BYTES
 from .session import RealtimeSession
@@ -82,8 +83,7 @@ class RealtimeModel(realtime.RealtimeModel):
                             ("renew_check_interval", renew_check_interval)):
             if value <= 0:
                 raise ConfigError(f"{name} must be positive, got {value!r}")
-        if max_message_bytes <= 0:
-            raise ConfigError(f"max_message_bytes must be positive, got {max_message_bytes!r}")
+        check_int("max_message_bytes", max_message_bytes, minimum=1)
         if renew_margin < 0:
             raise ConfigError(f"renew_margin must be >= 0, got {renew_margin!r}")
         key = resolve_api_key(api_key)

@@ -14,15 +14,7 @@ if [ -n "${LIVEKIT_SERVER_BIN:-}" ] && [ -x "$LIVEKIT_SERVER_BIN" ]; then
     exit 0  # the user brings their own server binary; the tests use it
 fi
 
-SUDO=""
-if [ "$(id -u)" != "0" ] && command -v sudo >/dev/null 2>&1; then SUDO="sudo"; fi
-if ! command -v go >/dev/null 2>&1 && [ ! -x /usr/local/go/bin/go ]; then
-    say "installing Go from Debian's packages (golang-go)"
-    export DEBIAN_FRONTEND=noninteractive
-    $SUDO apt-get update -qq
-    $SUDO apt-get install -y -qq golang-go >/dev/null
-fi
-GO=$(command -v go || echo /usr/local/go/bin/go)
+. scripts/find-go.sh  # sets GO
 
 say "building livekit-server v$VERSION with go install (first time only, a few minutes)"
 mkdir -p .tools/bin

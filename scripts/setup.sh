@@ -44,5 +44,6 @@ fi
 if [ "${LIVEKITEX_SKIP_SERVER:-0}" != "1" ]; then
     scripts/install-livekit-server.sh
 fi
+scripts/install-toxiproxy.sh  # the fault proxy of the realtime fault matrix
 scripts/install-playground.sh  # the playground's livekit-client bundle, and chromium for its tests
 say "ready"

@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 
 import pytest
 
@@ -11,6 +11,7 @@ from livekitex_agent.testing.livekit_server import (
     find_livekit_server,
     start_livekit_server,
 )
+from livekitex_agent.testing.toxiproxy import Toxiproxy, ToxiproxyNotFound, find_toxiproxy_server
 
 
 @pytest.fixture(scope="session")
@@ -28,3 +29,14 @@ def livekit_server() -> Iterator[LiveKitServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture
+async def toxiproxy() -> AsyncIterator[Toxiproxy]:
+    """A real toxiproxy-server on a free loopback port (a failure in CI when missing, a skip elsewhere)."""
+    if find_toxiproxy_server() is None:
+        if os.environ.get("CI"):
+            raise ToxiproxyNotFound("toxiproxy-server missing in CI: .ci/run must install it")
+        pytest.skip("toxiproxy-server not installed (run scripts/install-toxiproxy.sh)")
+    async with await Toxiproxy.start() as proxy_server:
+        yield proxy_server

@@ -40,6 +40,8 @@ _LAZY = {
     "OpenAITestServer": ".openai_http",
     "start_livekit_server": ".livekit_server",
     "LiveKitServer": ".livekit_server",
+    "Toxiproxy": ".toxiproxy",
+    "ToxiproxyNotFound": ".toxiproxy",
 }
 
 __all__ = [

@@ -3,7 +3,9 @@
 :class:`FallbackLLM`, :class:`FallbackSTT` and :class:`FallbackTTS` are providers of their kind.
 Each request goes to the first *available* provider; when it fails (an error, or no output within
 ``attempt_timeout``) the next one is tried. Once output has started streaming (the first LLM chunk,
-the first TTS frame) there is no switch any more: a later failure propagates to the caller.
+the first TTS frame) there is no switch inside the stream: a later failure propagates to the caller,
+retryable while another provider is available, so that :mod:`.resume` (which the session uses)
+continues the answer on the next provider without repeating what was already said.
 
 A provider that failed is marked unavailable (event ``availability_changed`` with an
 :class:`AvailabilityChangedEvent`), skipped by later requests, and probed in the background
@@ -219,14 +221,22 @@ class _Fallback(EventEmitter[FallbackEventName], Generic[P]):
                     yield first
                     async for item in items:
                         yield item
-                except Exception as e:  # output has started: no switch, the caller gets the error
+                except Exception as e:  # output has started: no switch here, the caller gets the error
                     self._set_available(i, False, e)
-                    raise
+                    raise self._mid_stream_error(_as_provider_error(e, provider)) from e
                 finally:
                     await _close_quietly(stream)
                 return
             self._set_available(i, False, errors[-1])
         raise self._all_failed(errors)
+
+    def _mid_stream_error(self, err: ProviderError) -> ProviderError:
+        """A provider died after output started: retryable while another provider can take over
+        (:mod:`.resume` then asks this adapter for the rest, which goes to the next provider)."""
+        if err.retryable or not any(self._available):
+            return err
+        return ProviderError(f"{err.provider} failed mid-stream: {err.message}", provider=self._name,
+                             retryable=True, category=err.category, status_code=err.status_code, code=err.code)
 
     async def aclose(self) -> None:
         """Stop the recovery probes and close every wrapped provider."""

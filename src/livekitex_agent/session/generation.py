@@ -19,6 +19,7 @@ from ..media.resample import Resampler
 from ..metrics import TurnMetrics, UsageMetrics
 from ..providers.base import ProviderStream, open_stream
 from ..providers.llm import LLM, ChatChunk
+from ..providers.resume import resumable_chat, resumable_synthesis
 from ..providers.tts import TTS
 from ..tools.context import RunContext
 from ..tools.executor import CANCELLED_TOOL_OUTPUT, ToolExecutor, ToolResult
@@ -109,8 +110,9 @@ class ReplyGeneration:
                 work.cancel()
             await asyncio.gather(work, interrupted, return_exceptions=True)
             position = 0.0
+            failed = not work.cancelled() and work.exception() is not None
             if self._out is not None and self._audio_written:
-                if speech.interrupted or work.cancelled() or work.exception() is not None:
+                if speech.interrupted or work.cancelled() or failed:
                     self._out.clear_buffer()
                 result = await self._out.wait_for_playout()
                 position = result.position
@@ -119,7 +121,7 @@ class ReplyGeneration:
             if self._text_out is not None:
                 self._text_out.flush()
             await self._finish_tools()
-            self._finalize_messages(position)
+            self._finalize_messages(position, cut=failed)
             self._emit_metrics()
         if not work.cancelled() and work.exception() is not None:
             self._session._report_error(work.exception(), source="pipeline", recoverable=True)  # type: ignore[arg-type]
@@ -202,7 +204,7 @@ class ReplyGeneration:
     ) -> tuple[ProviderStream[ChatChunk], AsyncIterator[ChatChunk], ChatChunk | None]:
         self._timing.llm_request = self._timing.llm_request or self._loop.time()
         return await open_stream(
-            lambda: llm.chat(chat_ctx=chat_ctx, tools=tools, tool_choice="auto" if tools else "none"),
+            lambda: resumable_chat(llm, chat_ctx=chat_ctx, tools=tools, tool_choice="auto" if tools else "none"),
             policy=llm.retry_policy,
             provider=llm.label,
         )
@@ -284,7 +286,7 @@ class ReplyGeneration:
         if self._timing.tts_request is None:
             self._timing.tts_request = requested
         stream, it, frame = await open_stream(
-            lambda: tts.synthesize(sentence), policy=tts.retry_policy, provider=tts.label
+            lambda: resumable_synthesis(tts, sentence), policy=tts.retry_policy, provider=tts.label
         )
         if self._timing.tts_first_frame is None:
             self._timing.tts_first_frame = self._loop.time()
@@ -387,8 +389,9 @@ class ReplyGeneration:
             self._session._add_history_item(item, after=self._anchor)
             self._anchor = item.id
 
-    def _finalize_messages(self, position: float) -> None:
-        interrupted = self._speech.interrupted
+    def _finalize_messages(self, position: float, *, cut: bool = False) -> None:
+        """Record what was heard; a reply cut by an interruption or a failure is marked interrupted."""
+        interrupted = self._speech.interrupted or cut
         heard_all = not interrupted or self._out is None or not self._audio_written
         for step in self._steps:
             if heard_all:

@@ -1,0 +1,191 @@
+"""Turn-taking quality: false cuts and reply delay per turn-detection configuration, one corpus.
+
+Every clip of ``bench/turn_corpus.py`` (espeak-ng voices; clean ends, mid-turn pauses of
+0.3–1.5 s, trailing fillers, questions) is spoken into a real :class:`AgentSession` with the real
+Silero VAD, an STT that transcribes from the corpus's ground truth (the words whose audio has
+been heard, at zero delay), a scripted LLM and TTS. The loop runs on virtual time; any real
+compute a configuration does on the decision path (the turn model) is charged to the virtual clock
+as the thread CPU time it took.
+
+Per configuration:
+
+- ``false_cut_pct``: paused clips where the turn was taken during a mid-turn pause, in %;
+- ``eot_p50_ms`` / ``eot_p95_ms``: true end of speech → end-of-turn decision;
+- ``reply_p50_ms`` / ``reply_p95_ms``: true end of speech → first agent audio.
+
+Delays are counted from when the session has *received* the last speech sample (input frames are
+20 ms), so they are never understated. Usage: ``python bench/turn_taking.py [--limit N]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from turn_corpus import Clip, load_corpus  # noqa: E402
+
+from livekitex_agent import Agent  # noqa: E402
+from livekitex_agent.chat import ChatMessage  # noqa: E402
+from livekitex_agent.media import AudioFrame  # noqa: E402
+from livekitex_agent.metrics import percentile  # noqa: E402
+from livekitex_agent.providers import VAD  # noqa: E402
+from livekitex_agent.providers.stt import (  # noqa: E402
+    STT,
+    SpeechAlternative,
+    SpeechEvent,
+    SpeechEventType,
+)
+from livekitex_agent.session import AgentSession  # noqa: E402
+from livekitex_agent.testing import FakeLLM, FakeTTS, MemoryIO, run_virtual  # noqa: E402
+from livekitex_agent.testing.fakes import FakeLLMResponse  # noqa: E402
+
+FRAME = 0.02
+CUT_MARGIN = 0.05  # a decision this long before the true end is a cut (the VAD lags ~1 window)
+
+
+class CorpusSTT(STT):
+    """Transcribes what the clip has said so far: the parts whose speech has been heard in full."""
+
+    sample_rate = 16000
+
+    def __init__(self, clip: Clip, heard: Callable[[], float]) -> None:
+        self._clip = clip
+        self._heard = heard  # seconds of the clip received so far
+        self._given = 0
+
+    async def recognize(self, frames: Sequence[AudioFrame], *, language: str | None = None) -> SpeechEvent:
+        heard = self._heard()
+        parts: list[str] = []
+        while self._given < len(self._clip.parts) and self._clip.part_ends[self._given] <= heard + 0.01:
+            parts.append(self._clip.parts[self._given])
+            self._given += 1
+        text = " ".join(parts)
+        return SpeechEvent(SpeechEventType.FINAL_TRANSCRIPT, [SpeechAlternative(text=text, language="en")])
+
+
+@dataclass
+class Config:
+    name: str
+    options: dict[str, Any] = field(default_factory=dict)
+    llm_ttft: float = 0.0
+
+
+@dataclass
+class ClipResult:
+    clip: Clip
+    decisions: list[float]  # audio time of each end-of-turn decision
+    replies: list[float]  # audio time of each first agent audio of a reply
+
+    @property
+    def false_cut(self) -> bool:
+        return any(t < self.clip.speech_end - CUT_MARGIN for t in self.decisions)
+
+    def eot_delay(self) -> float | None:
+        after = [t for t in self.decisions if t >= self.clip.speech_end - CUT_MARGIN]
+        return after[0] - self.clip.speech_end if after else None
+
+    def reply_delay(self) -> float | None:
+        after = [t for t in self.decisions if t >= self.clip.speech_end - CUT_MARGIN]
+        if not after:
+            return None
+        replies = [t for t in self.replies if t >= after[0]]
+        return replies[0] - self.clip.speech_end if replies else None
+
+
+async def run_clip(clip: Clip, vad: VAD, config: Config) -> ClipResult:
+    loop = asyncio.get_running_loop()
+    io = MemoryIO(input_sample_rate=16000, frame_duration=FRAME, record_input=True)
+
+    def heard() -> float:
+        rec = io.audio_input.recorded
+        return loop.time() - rec[0][0] + FRAME if rec else 0.0
+
+    session = AgentSession(
+        vad=vad,
+        stt=CorpusSTT(clip, heard),
+        llm=FakeLLM(default=FakeLLMResponse("Sure, one moment please.", ttft=config.llm_ttft)),
+        tts=FakeTTS(seconds_per_char=0.01),
+        user_away_timeout=None,
+        stt_streaming=False,
+        **config.options,
+    )
+    decisions: list[float] = []
+
+    def on_item(ev: Any) -> None:
+        if isinstance(ev.item, ChatMessage) and ev.item.role == "user":
+            decisions.append(heard())
+
+    session.on("conversation_item_added", on_item)
+    await session.start(Agent("Answer briefly."), io=io)
+    io.push_audio(clip.audio)
+    io.end_input()
+    await session.wait_closed()
+    start = io.audio_input.recorded[0][0]
+    replies = [seg.start - start + FRAME for seg in io.audio_output.segments]
+    return ClipResult(clip, decisions, replies)
+
+
+def report(config: Config, results: list[ClipResult], wall: float) -> str:
+    paused = [r for r in results if r.clip.pauses]
+    cuts = sum(r.false_cut for r in paused)
+    eot = [d * 1000 for r in results if (d := r.eot_delay()) is not None]
+    reply = [d * 1000 for r in results if (d := r.reply_delay()) is not None]
+    missed = len(results) - len(reply)
+    print(
+        f"# {config.name}: {len(results)} clips ({len(paused)} paused, {cuts} cut), "
+        f"{missed} without a reply after the end, {wall:.1f} s wall",
+        flush=True,
+    )
+    for r in paused:
+        if r.false_cut:
+            print(f"#   cut: {r.clip.id} {r.clip.text!r} pauses={r.clip.pauses}")
+    return (
+        f"RESULT turn_taking config={config.name} false_cut_pct={100 * cuts / max(1, len(paused)):.1f} "
+        f"eot_p50_ms={percentile(eot, 50):.0f} eot_p95_ms={percentile(eot, 95):.0f} "
+        f"reply_p50_ms={percentile(reply, 50):.0f} reply_p95_ms={percentile(reply, 95):.0f} "
+        f"clips={len(results)} paused={len(paused)}"
+    )
+
+
+def configs() -> list[Config]:
+    return [
+        Config("vad"),  # today's default: SileroVAD() and min_endpointing_delay=0.5
+        Config("vad_1500ms", {"min_endpointing_delay": 1.5}),
+    ]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("--limit", type=int, default=None, help="only the first N clips")
+    parser.add_argument("--config", action="append", help="only these configurations (repeatable)")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    from livekitex_agent.plugins import local
+
+    clips = load_corpus(limit=args.limit)
+    vad = local.SileroVAD()
+    vad.prewarm()
+    lines = []
+    for config in configs():
+        if args.config and config.name not in args.config:
+            continue
+        t0 = time.perf_counter()
+        results = [run_virtual(run_clip(clip, vad, config)) for clip in clips]
+        lines.append(report(config, results, time.perf_counter() - t0))
+    for line in lines:
+        print(line)
+
+
+if __name__ == "__main__":
+    main()

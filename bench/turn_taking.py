@@ -14,7 +14,16 @@ Per configuration:
 - ``reply_p50_ms`` / ``reply_p95_ms``: true end of speech → first agent audio.
 
 Delays are counted from when the session has *received* the last speech sample (input frames are
-20 ms), so they are never understated. Usage: ``python bench/turn_taking.py [--limit N]``
+20 ms), so they are never understated.
+
+Configurations: ``vad`` (today's default: SileroVAD(), ``min_endpointing_delay=0.5``),
+``vad_1500ms`` (silence alone, long enough to cut almost no pause), ``smart_turn`` (the Smart Turn
+audio model alone), ``smart_turn_text`` (the model, held by transcript cues), ``text_cues`` (the
+transcript cues alone after a 0.2 s pause). The model's cost is measured apart, on a real loop:
+thread CPU per decision (features + inference) and the longest event-loop stall while decisions
+run in the executor (``RESULT smart_turn_cost``).
+
+Usage: ``python bench/turn_taking.py [--limit N] [--config NAME ...]``
 """
 
 from __future__ import annotations
@@ -37,7 +46,7 @@ from livekitex_agent import Agent  # noqa: E402
 from livekitex_agent.chat import ChatMessage  # noqa: E402
 from livekitex_agent.media import AudioFrame  # noqa: E402
 from livekitex_agent.metrics import percentile  # noqa: E402
-from livekitex_agent.providers import VAD  # noqa: E402
+from livekitex_agent.providers import VAD, TurnDetector  # noqa: E402
 from livekitex_agent.providers.stt import (  # noqa: E402
     STT,
     SpeechAlternative,
@@ -49,11 +58,16 @@ from livekitex_agent.testing import FakeLLM, FakeTTS, MemoryIO, run_virtual  # n
 from livekitex_agent.testing.fakes import FakeLLMResponse  # noqa: E402
 
 FRAME = 0.02
+TAIL = 0.25
 CUT_MARGIN = 0.05  # a decision this long before the true end is a cut (the VAD lags ~1 window)
 
 
 class CorpusSTT(STT):
-    """Transcribes what the clip has said so far: the parts whose speech has been heard in full."""
+    """Transcribes what the clip has said so far: the parts whose speech has been heard.
+
+    A part counts as heard up to its last ``TAIL`` seconds (a real STT gets a word whose fading
+    end the VAD already took for silence, as with the breathy voice).
+    """
 
     sample_rate = 16000
 
@@ -65,11 +79,35 @@ class CorpusSTT(STT):
     async def recognize(self, frames: Sequence[AudioFrame], *, language: str | None = None) -> SpeechEvent:
         heard = self._heard()
         parts: list[str] = []
-        while self._given < len(self._clip.parts) and self._clip.part_ends[self._given] <= heard + 0.01:
+        while self._given < len(self._clip.parts) and self._clip.part_ends[self._given] <= heard + TAIL:
             parts.append(self._clip.parts[self._given])
             self._given += 1
         text = " ".join(parts)
         return SpeechEvent(SpeechEventType.FINAL_TRANSCRIPT, [SpeechAlternative(text=text, language="en")])
+
+
+class ChargedDetector(TurnDetector):
+    """Runs a detector's model inline and charges its thread CPU time to the virtual clock."""
+
+    def __init__(self, inner: Any, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.inner = inner
+        self.costs: list[float] = []
+
+    async def predict_end_of_turn(self, audio: Any, transcript: str, *, language: str | None = None) -> float:
+        t0 = time.thread_time()
+        p = float(self.inner.infer(audio))
+        cost = time.thread_time() - t0
+        self.costs.append(cost)
+        await asyncio.sleep(cost)
+        return p
+
+
+class TextOnly:
+    """No audio model: every pause looks final, so only the transcript cues can hold the turn."""
+
+    def infer(self, audio: Any) -> float:
+        return 1.0
 
 
 @dataclass
@@ -156,11 +194,53 @@ def report(config: Config, results: list[ClipResult], wall: float) -> str:
     )
 
 
-def configs() -> list[Config]:
+def configs(model: Any) -> list[Config]:
     return [
         Config("vad"),  # today's default: SileroVAD() and min_endpointing_delay=0.5
         Config("vad_1500ms", {"min_endpointing_delay": 1.5}),
+        Config("smart_turn", {"turn_detection": ChargedDetector(model, transcript_cues=False)}),
+        Config("smart_turn_text", {"turn_detection": ChargedDetector(model, transcript_cues=True)}),
+        Config("text_cues", {"turn_detection": ChargedDetector(TextOnly(), transcript_cues=True)}),
     ]
+
+
+def measure_model_cost(model: Any, clips: list[Clip], decisions: int = 40) -> str:
+    """Thread CPU per decision, and the longest event-loop stall while decisions run in the executor."""
+    audio = [c.audio.data[: round((c.speech_end + 0.2) * 16000)].astype("float32") / 32768 for c in clips]
+    cpu: list[float] = []
+    for i in range(decisions):
+        t0 = time.thread_time()
+        model.infer(audio[i % len(audio)])
+        cpu.append((time.thread_time() - t0) * 1000)
+
+    async def ticker(stop: asyncio.Event, gaps: list[float]) -> None:
+        loop = asyncio.get_running_loop()
+        last = loop.time()
+        while not stop.is_set():
+            await asyncio.sleep(0.001)
+            now = loop.time()
+            gaps.append((now - last) * 1000)
+            last = now
+
+    async def run(with_model: bool) -> float:
+        stop, gaps = asyncio.Event(), []
+        tick = asyncio.create_task(ticker(stop, gaps))
+        for i in range(decisions):
+            if with_model:
+                await model.predict_end_of_turn(audio[i % len(audio)], "")
+            else:
+                await asyncio.sleep(0.04)
+        stop.set()
+        await tick
+        return max(gaps) - 1.0  # beyond the 1 ms the ticker asked to sleep
+
+    idle_stall = asyncio.run(run(False))
+    stall = asyncio.run(run(True))
+    return (
+        f"RESULT smart_turn_cost infer_cpu_p50_ms={percentile(cpu, 50):.1f} "
+        f"infer_cpu_p95_ms={percentile(cpu, 95):.1f} loop_stall_max_ms={stall:.1f} "
+        f"loop_stall_idle_max_ms={idle_stall:.1f} decisions={decisions}"
+    )
 
 
 def main() -> None:
@@ -176,8 +256,10 @@ def main() -> None:
     clips = load_corpus(limit=args.limit)
     vad = local.SileroVAD()
     vad.prewarm()
-    lines = []
-    for config in configs():
+    model = local.SmartTurnDetector()
+    model.prewarm()
+    lines = [measure_model_cost(model, clips)]
+    for config in configs(model):
         if args.config and config.name not in args.config:
             continue
         t0 = time.perf_counter()

@@ -9,6 +9,7 @@ from ..errors import StopResponse
 from ..events import UserInputTranscribedEvent, UserState
 from ..media.frame import AudioFrame
 from ..providers.stt import STT
+from ..providers.turn import TurnDetector
 from ..providers.vad import VAD
 from .generation import TurnTiming
 from .interruption import InterruptionController
@@ -47,6 +48,7 @@ class PipelineListener:
             max_endpointing_delay=opts.max_endpointing_delay,
             language=session.language,
             streaming=opts.stt_streaming,
+            turn_detector=opts.turn_detection if isinstance(opts.turn_detection, TurnDetector) else None,
         )
 
     # -- what the session calls -------------------------------------------------------------------

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..providers.turn import TurnDetector
 from ..validation import check_bool, check_instance, check_int, check_number
 
 
@@ -16,6 +17,11 @@ class SessionOptions:
     ``stt_streaming``: recognize with the STT's stream when it has one (``capabilities.streaming``):
     interim transcripts while the user speaks, the final one soon after; False transcribes each VAD
     segment once it has ended.
+
+    ``turn_detection``: how the end of the user's turn is decided. ``"vad"``: after
+    ``min_endpointing_delay`` of silence. A :class:`~livekitex_agent.providers.TurnDetector` (e.g.
+    ``plugins.local.SmartTurnDetector()``): asked after its ``pause_duration`` of silence, from the
+    audio and the transcript; ``min_endpointing_delay`` does not apply, its ``max_pause`` does.
     """
 
     allow_interruptions: bool = True
@@ -30,6 +36,7 @@ class SessionOptions:
     max_history_items: int | None = 400
     max_history_tokens: int | None = 32_000
     stt_streaming: bool = True
+    turn_detection: str | TurnDetector = "vad"
 
     def __post_init__(self) -> None:
         check_bool("allow_interruptions", self.allow_interruptions)
@@ -47,6 +54,11 @@ class SessionOptions:
             )
         check_int("max_tool_steps", self.max_tool_steps)
         check_bool("stt_streaming", self.stt_streaming)
+        if not isinstance(self.turn_detection, TurnDetector) and self.turn_detection != "vad":
+            raise ConfigError(
+                f"turn_detection={self.turn_detection!r} must be 'vad' or a TurnDetector "
+                "(e.g. plugins.local.SmartTurnDetector())"
+            )
         check_int("max_history_items", self.max_history_items, minimum=2, allow_none=True)
         check_int("max_history_tokens", self.max_history_tokens, minimum=16, allow_none=True)
 

@@ -2,8 +2,8 @@
 
 Every clip of ``bench/turn_corpus.py`` (espeak-ng voices; clean ends, mid-turn pauses of
 0.3–1.5 s, trailing fillers, questions) is spoken into a real :class:`AgentSession` with the real
-Silero VAD, an STT that transcribes from the corpus's ground truth (the words whose audio has
-been heard, at zero delay), a scripted LLM and TTS. The loop runs on virtual time; any real
+Silero VAD, a streaming STT that transcribes from the corpus's ground truth (interim: the words
+whose audio has been heard; final: at the end of the segment; zero delay), a scripted LLM and TTS. The loop runs on virtual time; any real
 compute a configuration does on the decision path (the turn model) is charged to the virtual clock
 as the thread CPU time it took.
 
@@ -19,7 +19,9 @@ Delays are counted from when the session has *received* the last speech sample (
 Configurations: ``vad`` (today's default: SileroVAD(), ``min_endpointing_delay=0.5``),
 ``vad_1500ms`` (silence alone, long enough to cut almost no pause), ``smart_turn`` (the Smart Turn
 audio model alone), ``smart_turn_text`` (the model, held by transcript cues), ``text_cues`` (the
-transcript cues alone after a 0.2 s pause). The model's cost is measured apart, on a real loop:
+transcript cues alone after a 0.2 s pause); ``smart_turn_text_llm300`` and
+``..._preemptive``: the same with a 300 ms LLM time to first token, without and with preemptive
+generation. The model's cost is measured apart, on a real loop:
 thread CPU per decision (features + inference) and the longest event-loop stall while decisions
 run in the executor (``RESULT smart_turn_cost``).
 
@@ -33,7 +35,7 @@ import asyncio
 import logging
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,9 +51,13 @@ from livekitex_agent.metrics import percentile  # noqa: E402
 from livekitex_agent.providers import VAD, TurnDetector  # noqa: E402
 from livekitex_agent.providers.stt import (  # noqa: E402
     STT,
+    EventQueue,
     SpeechAlternative,
     SpeechEvent,
     SpeechEventType,
+    STTCapabilities,
+    STTStream,
+    iterate_events,
 )
 from livekitex_agent.session import AgentSession  # noqa: E402
 from livekitex_agent.testing import FakeLLM, FakeTTS, MemoryIO, run_virtual  # noqa: E402
@@ -70,20 +76,56 @@ class CorpusSTT(STT):
     """
 
     sample_rate = 16000
+    capabilities = STTCapabilities(streaming=True, interim_results=True)
 
     def __init__(self, clip: Clip, heard: Callable[[], float]) -> None:
         self._clip = clip
         self._heard = heard  # seconds of the clip received so far
         self._given = 0
 
-    async def recognize(self, frames: Sequence[AudioFrame], *, language: str | None = None) -> SpeechEvent:
+    def take_heard(self) -> list[str]:
         heard = self._heard()
         parts: list[str] = []
         while self._given < len(self._clip.parts) and self._clip.part_ends[self._given] <= heard + TAIL:
             parts.append(self._clip.parts[self._given])
             self._given += 1
-        text = " ".join(parts)
-        return SpeechEvent(SpeechEventType.FINAL_TRANSCRIPT, [SpeechAlternative(text=text, language="en")])
+        return parts
+
+    async def recognize(self, frames: Sequence[AudioFrame], *, language: str | None = None) -> SpeechEvent:
+        return _event(SpeechEventType.FINAL_TRANSCRIPT, self.take_heard())
+
+    def stream(self, *, language: str | None = None) -> STTStream:
+        return _CorpusStream(self)
+
+
+def _event(kind: SpeechEventType, parts: list[str]) -> SpeechEvent:
+    return SpeechEvent(kind, [SpeechAlternative(text=" ".join(parts), language="en")])
+
+
+class _CorpusStream(STTStream):
+    """Streams the parts as they are heard (interim, at zero delay), all of them as the final."""
+
+    def __init__(self, stt: CorpusSTT) -> None:
+        self._stt = stt
+        self._parts: list[str] = []
+        self._events: EventQueue = asyncio.Queue()
+
+    def push_frame(self, frame: AudioFrame) -> None:
+        new = self._stt.take_heard()
+        if new:
+            self._parts += new
+            self._events.put_nowait(_event(SpeechEventType.INTERIM_TRANSCRIPT, self._parts))
+
+    def end_input(self) -> None:
+        self._parts += self._stt.take_heard()
+        self._events.put_nowait(_event(SpeechEventType.FINAL_TRANSCRIPT, self._parts))
+        self._events.put_nowait(None)
+
+    def __aiter__(self) -> AsyncIterator[SpeechEvent]:
+        return iterate_events(self._events)
+
+    async def aclose(self) -> None:
+        pass
 
 
 class ChargedDetector(TurnDetector):
@@ -122,6 +164,7 @@ class ClipResult:
     clip: Clip
     decisions: list[float]  # audio time of each end-of-turn decision
     replies: list[float]  # audio time of each first agent audio of a reply
+    llm_requests: int = 0
 
     @property
     def false_cut(self) -> bool:
@@ -147,13 +190,13 @@ async def run_clip(clip: Clip, vad: VAD, config: Config) -> ClipResult:
         rec = io.audio_input.recorded
         return loop.time() - rec[0][0] + FRAME if rec else 0.0
 
+    llm = FakeLLM(default=FakeLLMResponse("Sure, one moment please.", ttft=config.llm_ttft))
     session = AgentSession(
         vad=vad,
         stt=CorpusSTT(clip, heard),
-        llm=FakeLLM(default=FakeLLMResponse("Sure, one moment please.", ttft=config.llm_ttft)),
+        llm=llm,
         tts=FakeTTS(seconds_per_char=0.01),
         user_away_timeout=None,
-        stt_streaming=False,
         **config.options,
     )
     decisions: list[float] = []
@@ -169,7 +212,7 @@ async def run_clip(clip: Clip, vad: VAD, config: Config) -> ClipResult:
     await session.wait_closed()
     start = io.audio_input.recorded[0][0]
     replies = [seg.start - start + FRAME for seg in io.audio_output.segments]
-    return ClipResult(clip, decisions, replies)
+    return ClipResult(clip, decisions, replies, len(llm.requests))
 
 
 def report(config: Config, results: list[ClipResult], wall: float) -> str:
@@ -190,6 +233,7 @@ def report(config: Config, results: list[ClipResult], wall: float) -> str:
         f"RESULT turn_taking config={config.name} false_cut_pct={100 * cuts / max(1, len(paused)):.1f} "
         f"eot_p50_ms={percentile(eot, 50):.0f} eot_p95_ms={percentile(eot, 95):.0f} "
         f"reply_p50_ms={percentile(reply, 50):.0f} reply_p95_ms={percentile(reply, 95):.0f} "
+        f"llm_requests_per_clip={sum(r.llm_requests for r in results) / len(results):.2f} "
         f"clips={len(results)} paused={len(paused)}"
     )
 
@@ -201,6 +245,13 @@ def configs(model: Any) -> list[Config]:
         Config("smart_turn", {"turn_detection": ChargedDetector(model, transcript_cues=False)}),
         Config("smart_turn_text", {"turn_detection": ChargedDetector(model, transcript_cues=True)}),
         Config("text_cues", {"turn_detection": ChargedDetector(TextOnly(), transcript_cues=True)}),
+        # a 300 ms LLM time to first token, without and with preemptive generation
+        Config("smart_turn_text_llm300", {"turn_detection": ChargedDetector(model)}, llm_ttft=0.3),
+        Config(
+            "smart_turn_text_llm300_preemptive",
+            {"turn_detection": ChargedDetector(model), "preemptive_generation": True},
+            llm_ttft=0.3,
+        ),
     ]
 
 

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-
 import numpy as np
 import pytest
-from _helpers import Recorder, utterance
+from _helpers import Recorder, speak_parts
 
 from livekitex_agent import Agent
 from livekitex_agent.errors import ConfigError
@@ -28,18 +26,7 @@ async def _talk(
 ) -> list[float]:
     """Speak ``(seconds of speech, seconds of pause after it)`` parts; returns when each speech ended."""
     await session.start(Agent("Be brief."), io=io)
-    t = asyncio.get_running_loop().time()
-    ends = []
-    for speech, pause in parts:
-        io.push_audio(utterance(speech))
-        t += speech
-        ends.append(t)
-        io.push_silence(pause)
-        t += pause
-    io.push_silence(tail)
-    io.end_input()
-    await asyncio.wait_for(session.wait_closed(), 60)
-    return ends
+    return await speak_parts(session, io, parts, tail)
 
 
 def _session(stt: FakeSTT, detector: FakeTurnDetector | str, llm: FakeLLM | None = None) -> AgentSession:

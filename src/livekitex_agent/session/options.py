@@ -22,6 +22,12 @@ class SessionOptions:
     ``min_endpointing_delay`` of silence. A :class:`~livekitex_agent.providers.TurnDetector` (e.g.
     ``plugins.local.SmartTurnDetector()``): asked after its ``pause_duration`` of silence, from the
     audio and the transcript; ``min_endpointing_delay`` does not apply, its ``max_pause`` does.
+
+    ``preemptive_generation``: once the user's words are transcribed but the turn is not yet
+    decided, start the LLM request and the first sentence's TTS; the reply plays them if the turn
+    ends with those words, and they are dropped (never heard, never in the history) if the user
+    goes on. Hides LLM and TTS latency behind the end-of-turn decision, at the cost of requests
+    for turns that go on.
     """
 
     allow_interruptions: bool = True
@@ -36,6 +42,7 @@ class SessionOptions:
     max_history_items: int | None = 400
     max_history_tokens: int | None = 32_000
     stt_streaming: bool = True
+    preemptive_generation: bool = False
     turn_detection: str | TurnDetector = "vad"
 
     def __post_init__(self) -> None:
@@ -59,6 +66,7 @@ class SessionOptions:
                 f"turn_detection={self.turn_detection!r} must be 'vad' or a TurnDetector "
                 "(e.g. plugins.local.SmartTurnDetector())"
             )
+        check_bool("preemptive_generation", self.preemptive_generation)
         check_int("max_history_items", self.max_history_items, minimum=2, allow_none=True)
         check_int("max_history_tokens", self.max_history_tokens, minimum=16, allow_none=True)
 

@@ -30,6 +30,8 @@ from .generation import TurnTiming
 from .stt_stream import StreamedSegment, StreamFailed
 from .turn_detection import DetectorTurns
 
+EARLY_PENDING_SILENCE = 0.07  # seconds of silence (two VAD windows) after which interim words are the turn so far
+
 
 @dataclass
 class RecognitionHooks:
@@ -43,6 +45,9 @@ class RecognitionHooks:
     end_of_turn: Callable[[str, TurnTiming], None]
     error: Callable[[BaseException, str], None]  # (error, source); the session logs and reports it
     usage: Callable[[UsageMetrics], None]
+    # every transcript of the turn is in but the turn is not over yet (text so far) / the user goes on
+    turn_pending: Callable[[str], None] = lambda _text: None
+    turn_resumed: Callable[[], None] = lambda: None
 
 
 class AudioRecognition:
@@ -83,6 +88,8 @@ class AudioRecognition:
         self._silence_ok = False
         self._captured_at: float | None = None  # arrival time of the latest frame, if its source said
         self._closed = False
+        self._interim = ""  # the open streaming segment's text so far
+        self._early_pending = False  # turn_pending was told about this pause from the interim text
         self._detector = (
             DetectorTurns(
                 turn_detector,
@@ -120,6 +127,15 @@ class AudioRecognition:
         for event in self._vad_stream.push_frame(resampled):
             self._on_vad_event(event)
             if (
+                event.type is VADEventType.INFERENCE
+                and event.silence_duration >= EARLY_PENDING_SILENCE
+                and self._interim
+                and not self._early_pending
+            ):
+                # a streaming STT already has the words: a reply may be prepared before the final
+                self._early_pending = True
+                self._hooks.turn_pending(" ".join([*self._turn_parts, self._interim]))
+            if (
                 detector is not None
                 and event.type is VADEventType.INFERENCE
                 and event.silence_duration >= detector.detector.pause_duration
@@ -143,17 +159,21 @@ class AudioRecognition:
             self._hooks.speech_progress(event.speech_duration)
         elif event.type is VADEventType.START_OF_SPEECH:
             self._speaking = True
+            self._interim = ""
+            self._early_pending = False
             self._cancel_timers()
             self._silence_ok = False
             if self._detector is not None:
                 self._detector.cancel()
                 self._detector.audio.start_turn(sum(f.duration for f in event.frames) + 0.02)
+            self._hooks.turn_resumed()
             self._hooks.speech_started()
             self._hooks.speech_progress(event.speech_duration)
             if self._streaming:
                 self._open_segment(event)
         elif event.type is VADEventType.END_OF_SPEECH:
             self._speaking = False
+            self._interim = ""
             # the silence ended with the frame just pushed: count back from when that frame arrived
             # (not from now: audio that queued on a busy worker must not shorten the latency)
             arrived = self._captured_at if self._captured_at is not None else self._loop.time()
@@ -195,6 +215,7 @@ class AudioRecognition:
 
     def _on_interim(self, text: str) -> None:
         if not self._closed:
+            self._interim = text
             self._hooks.transcript(text, False)
 
     async def _stream_segment(self, segment: StreamedSegment) -> None:
@@ -306,8 +327,10 @@ class AudioRecognition:
         if not self._turn_parts:
             return  # noise, or speech without words: not a turn
         if not self._silence_ok:
+            text = " ".join(self._turn_parts)
+            self._hooks.turn_pending(text)
             if self._detector is not None:
-                self._detector.ask(" ".join(self._turn_parts))
+                self._detector.ask(text)
             return
         self._cancel_timers()
         self._silence_ok = False

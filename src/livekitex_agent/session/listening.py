@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from ..chat import ChatMessage
@@ -16,6 +17,8 @@ from .interruption import InterruptionController
 from .preemptive import PreemptiveReply
 from .recognition import AudioRecognition, RecognitionHooks
 from .speech import SpeechHandle
+
+logger = logging.getLogger("livekitex_agent.session")
 
 if TYPE_CHECKING:
     from .agent_session import AgentSession
@@ -34,6 +37,7 @@ class PipelineListener:
             current_speech=lambda: session.current_speech,
             audio_output=lambda: session.io.audio_output if session.io else None,
             interrupt=session.interrupt,
+            language=session.language,
         )
         self.recognition = AudioRecognition(
             vad=vad,
@@ -107,6 +111,11 @@ class PipelineListener:
 
     async def _handle_turn(self, text: str, timing: TurnTiming) -> None:
         s = self._session
+        speech = s.current_speech
+        if speech is not None and not speech.done() and not self.interruption.interrupts(text):
+            logger.debug("backchannel while the agent speaks, not a turn: %r", text)
+            self._drop_preemptive()
+            return
         message = ChatMessage(role="user", content=text)
         preemptive, self._preemptive = self._preemptive, None
         try:

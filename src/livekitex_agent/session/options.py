@@ -41,6 +41,10 @@ class SessionOptions:
     idle_timeout: float | None = None
     max_history_items: int | None = 400
     max_history_tokens: int | None = 32_000
+    # speech over the agent with fewer words than this interrupts only if a word is not a
+    # backchannel ("mm-hm", "yeah", "okay" do not stop the agent; "wait", "no, stop" do)
+    min_interruption_words: int = 3
+    backchannel_words: tuple[str, ...] | None = None  # None: the default list of the session's language
     stt_streaming: bool = True
     preemptive_generation: bool = False
     turn_detection: str | TurnDetector = "vad"
@@ -65,6 +69,14 @@ class SessionOptions:
             raise ConfigError(
                 f"turn_detection={self.turn_detection!r} must be 'vad' or a TurnDetector "
                 "(e.g. plugins.local.SmartTurnDetector())"
+            )
+        check_int("min_interruption_words", self.min_interruption_words, minimum=1)
+        if self.backchannel_words is not None and (
+            isinstance(self.backchannel_words, str)
+            or not all(isinstance(w, str) and w.strip() for w in self.backchannel_words)
+        ):
+            raise ConfigError(
+                f"backchannel_words={self.backchannel_words!r} must be a sequence of words or None"
             )
         check_bool("preemptive_generation", self.preemptive_generation)
         check_int("max_history_items", self.max_history_items, minimum=2, allow_none=True)

@@ -30,6 +30,7 @@ EventName = Literal[
     "speech_created",
     "metrics_collected",
     "engine_changed",
+    "realtime_connection_changed",
     "error",
     "close",
 ]
@@ -125,7 +126,27 @@ class EngineChangedEvent:
     old_engine: Literal["realtime", "pipeline"] | None
     new_engine: Literal["realtime", "pipeline"]
     reason: str
+    switch_seconds: float | None = None  # realtime -> pipeline: failure noticed -> pipeline ready
     type: Literal["engine_changed"] = "engine_changed"
+    created_at: float = field(default_factory=_now)
+
+
+class RealtimeConnectionState(enum.StrEnum):
+    LOST = "lost"  # the connection dropped (or the model stalled): reconnecting begins
+    RECONNECTING = "reconnecting"  # one reconnect attempt (``attempt`` counts them)
+    RESTORED = "restored"  # reconnected: settings and history replayed, the turn in flight asked again
+    FAILED = "failed"  # the model is unusable: the pipeline takes over when there is one
+
+
+@dataclass
+class RealtimeConnectionChangedEvent:
+    """The realtime model's connection changed (a recovered drop emits no ``error`` event)."""
+
+    state: RealtimeConnectionState
+    reason: str | None = None
+    attempt: int = 0  # the reconnect attempt, for ``reconnecting``
+    outage_seconds: float | None = None  # ``restored``/``failed``: how long the model was unreachable
+    type: Literal["realtime_connection_changed"] = "realtime_connection_changed"
     created_at: float = field(default_factory=_now)
 
 
@@ -133,7 +154,8 @@ class EngineChangedEvent:
 class ErrorEvent:
     error: BaseException
     source: str
-    recoverable: bool
+    recoverable: bool  # the session goes on (False: it closes because of this error)
+    recovered: bool = False  # nothing was lost: e.g. the pipeline took over from a failed realtime model
     type: Literal["error"] = "error"
     created_at: float = field(default_factory=_now)
 
@@ -155,6 +177,7 @@ SessionEvent = (
     | SpeechCreatedEvent
     | MetricsCollectedEvent
     | EngineChangedEvent
+    | RealtimeConnectionChangedEvent
     | ErrorEvent
     | CloseEvent
 )

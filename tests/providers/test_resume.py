@@ -103,3 +103,31 @@ async def test_a_resumed_synthesis_skips_the_audio_already_produced() -> None:
     assert len(tts.requests) == 3
     total = sum(f.duration for f in frames)
     assert total == pytest.approx(tts.duration_for(TEXT), abs=1e-6)
+
+
+class Tracked(FakeLLM):
+    """Records when its streams are closed."""
+
+    def __init__(self, *replies: str) -> None:
+        super().__init__(list(replies))
+        self.closed = 0
+
+    def chat(self, **kwargs):  # type: ignore[no-untyped-def]
+        stream = super().chat(**kwargs)
+        inner_close = stream.aclose
+
+        async def aclose() -> None:
+            self.closed += 1
+            await inner_close()
+
+        stream.aclose = aclose  # type: ignore[method-assign]
+        return stream
+
+
+async def test_the_provider_stream_stays_open_until_the_reader_closes_it() -> None:
+    llm = Tracked("One two.")
+    stream = resumable_chat(llm, chat_ctx=ctx())
+    assert "".join([c.content async for c in stream]) == "One two."
+    assert llm.closed == 0  # exhausted, not closed: like reading the provider's own stream
+    await stream.aclose()
+    assert llm.closed == 1

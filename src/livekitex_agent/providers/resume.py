@@ -19,7 +19,7 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import TypeVar
+from typing import Protocol, TypeVar
 
 from ..chat import ChatContext
 from ..errors import ProviderError
@@ -104,9 +104,26 @@ def continuation_context(chat_ctx: ChatContext, said: str) -> ChatContext:
     return ctx
 
 
+class _Closable(Protocol):
+    async def aclose(self) -> None: ...
+
+
+class _Current:
+    """The provider stream of the latest attempt. A failed one is closed before the next attempt; the
+    last one stays open until the reader closes the whole stream (as if it read the provider's own)."""
+
+    def __init__(self) -> None:
+        self.stream: _Closable | None = None
+
+    async def close(self) -> None:
+        stream, self.stream = self.stream, None
+        if stream is not None:
+            await stream.aclose()
+
+
 async def _resuming(
-    attempt: Callable[[], AsyncGenerator[T, None]], *, progressed: Callable[[], bool], policy: RetryPolicy,
-    provider: str, what: str,
+    attempt: Callable[[], AsyncGenerator[T, None]], *, current: _Current, progressed: Callable[[], bool],
+    policy: RetryPolicy, provider: str, what: str,
 ) -> AsyncIterator[T]:
     """Items of ``attempt()``; after a retryable failure once ``progressed()``, of a new ``attempt()``."""
     n = 0
@@ -117,6 +134,7 @@ async def _resuming(
                 yield item
             return
         except ProviderError as e:
+            await current.close()
             if not progressed() or not e.retryable or n >= policy.max_retries:
                 raise
             n += 1
@@ -125,7 +143,31 @@ async def _resuming(
                            policy.max_retries, delay)
             await asyncio.sleep(delay)
         finally:
-            await items.aclose()  # closes the attempt's provider stream
+            await items.aclose()
+
+
+class _ResumableLLMStream(GeneratorLLMStream):
+    def __init__(self, factory: Callable[[], AsyncIterator[ChatChunk]], current: _Current) -> None:
+        super().__init__(factory)
+        self._current = current
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            await self._current.close()
+
+
+class _ResumableTTSStream(GeneratorTTSStream):
+    def __init__(self, factory: Callable[[], AsyncIterator[AudioFrame]], current: _Current) -> None:
+        super().__init__(factory)
+        self._current = current
+
+    async def aclose(self) -> None:
+        try:
+            await super().aclose()
+        finally:
+            await self._current.close()
 
 
 def resumable_chat(
@@ -139,23 +181,28 @@ def resumable_chat(
     """``llm.chat(...)``, resumed up to ``llm.retry_policy.max_retries`` times after a retryable
     failure once text has streamed (see the module doc). Failures before any text propagate."""
     said = ""
+    current = _Current()
 
     async def attempt() -> AsyncGenerator[ChatChunk, None]:
         nonlocal said
         ctx = continuation_context(chat_ctx, said) if said else chat_ctx
         repeats = RepeatFilter(said)
-        async with llm.chat(chat_ctx=ctx, tools=tools, tool_choice=tool_choice, temperature=temperature) as stream:
-            async for chunk in stream:
-                if chunk.content:
-                    chunk = ChatChunk(repeats.push(chunk.content), chunk.tool_calls, chunk.usage)
-                    said += chunk.content
-                if chunk.content or chunk.tool_calls or chunk.usage is not None:
-                    yield chunk
+        current.stream = stream = llm.chat(chat_ctx=ctx, tools=tools, tool_choice=tool_choice,
+                                           temperature=temperature)
+        async for chunk in stream:
+            if chunk.content:
+                chunk = ChatChunk(repeats.push(chunk.content), chunk.tool_calls, chunk.usage)
+                said += chunk.content
+            if chunk.content or chunk.tool_calls or chunk.usage is not None:
+                yield chunk
         if tail := repeats.flush():
             yield ChatChunk(tail)
 
-    return GeneratorLLMStream(lambda: _resuming(attempt, progressed=lambda: bool(said.strip()),
-                                                policy=llm.retry_policy, provider=llm.label, what="answer"))
+    return _ResumableLLMStream(
+        lambda: _resuming(attempt, current=current, progressed=lambda: bool(said.strip()),
+                          policy=llm.retry_policy, provider=llm.label, what="answer"),
+        current,
+    )
 
 
 def _skip(frame: AudioFrame, seconds: float) -> AudioFrame | None:
@@ -173,20 +220,24 @@ def resumable_synthesis(tts: TTS, text: str) -> TTSStream:
     failure once audio has streamed: the text is synthesized again and the audio already produced
     skipped (exact for a deterministic voice; a voice of another speed may shift it by a syllable)."""
     produced = 0.0
+    current = _Current()
 
     async def attempt() -> AsyncGenerator[AudioFrame, None]:
         nonlocal produced
         skip = produced
-        async with tts.synthesize(text) as stream:
-            async for frame in stream:
-                if skip > 0:
-                    cut = _skip(frame, skip)
-                    skip = max(0.0, skip - frame.duration)
-                    if cut is None:
-                        continue
-                    frame = cut
-                produced += frame.duration
-                yield frame
+        current.stream = stream = tts.synthesize(text)
+        async for frame in stream:
+            if skip > 0:
+                cut = _skip(frame, skip)
+                skip = max(0.0, skip - frame.duration)
+                if cut is None:
+                    continue
+                frame = cut
+            produced += frame.duration
+            yield frame
 
-    return GeneratorTTSStream(lambda: _resuming(attempt, progressed=lambda: produced > 0,
-                                                policy=tts.retry_policy, provider=tts.label, what="synthesis"))
+    return _ResumableTTSStream(
+        lambda: _resuming(attempt, current=current, progressed=lambda: produced > 0,
+                          policy=tts.retry_policy, provider=tts.label, what="synthesis"),
+        current,
+    )

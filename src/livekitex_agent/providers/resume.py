@@ -19,15 +19,15 @@ import asyncio
 import logging
 import re
 from collections.abc import AsyncGenerator, AsyncIterator, Callable, Sequence
-from typing import Protocol, TypeVar
+from typing import Generic, Protocol, TypeVar
 
 from ..chat import ChatContext
 from ..errors import ProviderError
 from ..media.frame import AudioFrame
 from ..tools.function_tool import FunctionTool
 from .base import RetryPolicy
-from .llm import LLM, ChatChunk, GeneratorLLMStream, LLMStream, ToolChoice
-from .tts import TTS, GeneratorTTSStream, TTSStream
+from .llm import LLM, ChatChunk, LLMStream, ToolChoice
+from .tts import TTS, TTSStream
 
 logger = logging.getLogger("livekitex_agent.providers")
 T = TypeVar("T")
@@ -124,7 +124,7 @@ class _Current:
 async def _resuming(
     attempt: Callable[[], AsyncGenerator[T, None]], *, current: _Current, progressed: Callable[[], bool],
     policy: RetryPolicy, provider: str, what: str,
-) -> AsyncIterator[T]:
+) -> AsyncGenerator[T, None]:
     """Items of ``attempt()``; after a retryable failure once ``progressed()``, of a new ``attempt()``."""
     n = 0
     while True:
@@ -146,28 +146,34 @@ async def _resuming(
             await items.aclose()
 
 
-class _ResumableLLMStream(GeneratorLLMStream):
-    def __init__(self, factory: Callable[[], AsyncIterator[ChatChunk]], current: _Current) -> None:
-        super().__init__(factory)
+class _Resumable(Generic[T]):
+    """A stream of :func:`_resuming`'s items; closing it also closes the latest attempt's provider stream."""
+
+    def __init__(self, factory: Callable[[], AsyncGenerator[T, None]], current: _Current) -> None:
+        self._factory = factory
+        self._gen: AsyncGenerator[T, None] | None = None
         self._current = current
+
+    def __aiter__(self) -> AsyncIterator[T]:
+        if self._gen is not None:
+            raise RuntimeError("a provider stream can be iterated only once")
+        self._gen = self._factory()
+        return self._gen
 
     async def aclose(self) -> None:
         try:
-            await super().aclose()
+            if self._gen is not None:
+                await self._gen.aclose()
         finally:
             await self._current.close()
 
 
-class _ResumableTTSStream(GeneratorTTSStream):
-    def __init__(self, factory: Callable[[], AsyncIterator[AudioFrame]], current: _Current) -> None:
-        super().__init__(factory)
-        self._current = current
+class _ResumableLLMStream(_Resumable[ChatChunk], LLMStream):
+    pass
 
-    async def aclose(self) -> None:
-        try:
-            await super().aclose()
-        finally:
-            await self._current.close()
+
+class _ResumableTTSStream(_Resumable[AudioFrame], TTSStream):
+    pass
 
 
 def resumable_chat(

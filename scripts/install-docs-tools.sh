@@ -4,7 +4,7 @@
 # puppeteer config that points mermaid-cli at /usr/bin/chromium (--no-sandbox: CI runs as root).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-MMDC_VERSION=12.2.0
+MMDC_VERSION=11.9.0  # supports Debian 12's Node 18 as well as Node 20+
 say() { printf '\033[1m[setup]\033[0m %s\n' "$*"; }
 
 SUDO=""

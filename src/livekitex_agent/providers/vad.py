@@ -38,11 +38,11 @@ class VADEvent:
 class VADOptions:
     """Common VAD settings (each implementation documents its defaults)."""
 
-    activation_threshold: float = 0.5
-    min_speech_duration: float = 0.05
-    min_silence_duration: float = 0.55
-    prefix_padding_duration: float = 0.3
-    max_buffered_speech: float = 60.0
+    activation_threshold: float = 0.5  # speech probability at or above which a window counts as speech
+    min_speech_duration: float = 0.05  # seconds of speech before a segment starts (filters clicks)
+    min_silence_duration: float = 0.55  # seconds of silence that end a segment
+    prefix_padding_duration: float = 0.3  # seconds of audio before the detected start kept in the segment
+    max_buffered_speech: float = 60.0  # a segment longer than this many seconds is cut
 
     def __post_init__(self) -> None:
         for name in ("min_speech_duration", "min_silence_duration", "prefix_padding_duration"):

@@ -126,6 +126,31 @@ def emitters() -> list[tuple[str, Any, tuple[str, ...]]]:
 _EMITTER_ANNOTATION = re.compile(r"EventEmitter\[(\w+)\]")
 
 
+def event_unions() -> list[tuple[str, Any, list[type]]]:
+    """(alias, module, members) for module-level unions named ``*Event`` whose members are all event
+    payload dataclasses (a ``type`` field with a fixed string), e.g. ``RealtimeEvent``."""
+    import types
+
+    out = []
+    for mod in ix.modules():
+        for name, obj in sorted(vars(mod).items()):
+            if not name.endswith("Event") or typing.get_origin(obj) not in (typing.Union, types.UnionType):
+                continue
+            members = list(typing.get_args(obj))
+            if (
+                members
+                and all(
+                    isinstance(m, type)
+                    and dataclasses.is_dataclass(m)
+                    and isinstance(getattr(m.__dataclass_fields__.get("type"), "default", None), str)
+                    for m in members
+                )
+                and all(m.__module__ == mod.__name__ for m in members)
+            ):
+                out.append((name, mod, members))
+    return out
+
+
 def event_names() -> set[str]:
     return {n for _, _, names in emitters() for n in names}
 
@@ -164,6 +189,28 @@ def render_events() -> str:
                 doc = describe(name, getattr(owner_cls, "on", None))
             rows.append([code(name), payload, cell(doc) or MISSING])
         out.append(table(["event", "payload", "about"], rows))
+    covered = {c for names in payloads.values() for c in names if c in described}
+    for alias, mod, members in event_unions():
+        if set(members) <= covered:
+            continue  # the emitters above already list them (e.g. SessionEvent)
+        out.append(f"\n## {alias}\n")
+        out.append(
+            f"`{mod.__name__}.{alias}`: the events a provider stream yields (not registered with `on`); "
+            "the `type` field tells them apart.\n"
+        )
+        rows = []
+        for cls in members:
+            if cls not in described:
+                described.append(cls)
+            type_name = cls.__dataclass_fields__["type"].default
+            rows.append(
+                [
+                    code(type_name),
+                    f"[`{cls.__name__}`](#{cls.__name__.lower()})",
+                    cell(first_line(cls)) or MISSING,
+                ]
+            )
+        out.append(table(["type", "payload", "about"], rows))
     out.append("\n## Payloads\n")
     for cls in described:
         out.append(f"\n### {cls.__name__}\n")

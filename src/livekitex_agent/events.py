@@ -37,6 +37,8 @@ EVENT_NAMES: tuple[EventName, ...] = get_args(EventName)
 
 
 class AgentState(enum.StrEnum):
+    """What the agent is doing: initializing, listening, thinking, speaking, or closed."""
+
     INITIALIZING = "initializing"
     LISTENING = "listening"
     THINKING = "thinking"
@@ -45,12 +47,16 @@ class AgentState(enum.StrEnum):
 
 
 class UserState(enum.StrEnum):
+    """What the user is doing: listening, speaking, or away (silent for ``user_away_timeout``)."""
+
     LISTENING = "listening"
     SPEAKING = "speaking"
     AWAY = "away"
 
 
 class CloseReason(enum.StrEnum):
+    """Why a session closed (the ``reason`` of the ``close`` event)."""
+
     USER_REQUESTED = "user_requested"  # aclose() was called
     INPUT_ENDED = "input_ended"  # the audio input finished (end of WAV file, memory input closed)
     PARTICIPANT_DISCONNECTED = "participant_disconnected"

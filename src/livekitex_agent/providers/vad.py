@@ -17,6 +17,8 @@ from .base import Provider
 
 
 class VADEventType(enum.StrEnum):
+    """What a :class:`VADEvent` reports."""
+
     START_OF_SPEECH = "start_of_speech"
     INFERENCE = "inference"  # periodic update while speaking (speech_duration grows)
     END_OF_SPEECH = "end_of_speech"
@@ -24,6 +26,8 @@ class VADEventType(enum.StrEnum):
 
 @dataclass
 class VADEvent:
+    """A start or end of speech, or a periodic update while speaking, at ``timestamp`` of the audio."""
+
     type: VADEventType
     timestamp: float  # audio time of the event (seconds since the stream started)
     speech_duration: float = 0.0  # seconds of speech in the current segment so far

@@ -23,6 +23,8 @@ DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
 @dataclass(frozen=True)
 class LLMOptions:
+    """The request settings of :class:`LLM`."""
+
     model: str = DEFAULT_LLM_MODEL  # the Chat Completions model
     temperature: float | None = None  # sampling temperature 0-2; None: the server's default
     # allow several tool calls in one reply; None: the server's default

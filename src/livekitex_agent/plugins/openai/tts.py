@@ -26,6 +26,8 @@ TTS_SAMPLE_RATE = 24000  # response_format "pcm": 24 kHz, 16-bit little-endian, 
 
 @dataclass(frozen=True)
 class TTSOptions:
+    """The request settings of :class:`TTS`."""
+
     model: str = DEFAULT_TTS_MODEL  # the speech model
     voice: str = DEFAULT_VOICE  # the voice name
     speed: float | None = None  # 0.25-4.0; None: normal speed

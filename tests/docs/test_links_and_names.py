@@ -67,6 +67,12 @@ def unknown_names(found: list[Mention], code: CodeNames, root: Path = ROOT) -> l
             bad = not resolves(m.name)
         elif m.kind == "path":
             bad = not (root / m.name).exists()
+        elif m.kind == "identifier":
+            bad = m.name not in code.identifiers
+        elif m.kind == "command":
+            bad = m.name not in code.commands
+        elif m.kind.startswith("flag:"):
+            bad = m.name not in code.commands.get(m.kind.split(":", 1)[1], set())
         if bad:
             out.append(f"{m.where}: {m.kind} {m.name!r} does not exist in the code")
     return out
@@ -144,16 +150,24 @@ def test_unknown_names_in_a_doc_are_reported(code: CodeNames) -> None:
         "and `livekitex_agent.session.NoSuchThing`, `src/livekitex_agent/cli.py` and `src/nowhere.py`.\n"
         '`session.on("agent_state_changed")` and `session.on("no_such_event")`, `CloseEvent` and `NoSuchEvent`.\n'
         "`AgentSession(min_endpointing_delay=0.3, no_such_option=1)` and `WorkerOptions(entrypoint=f, bogus=2)`\n"
+        "Call `session.generate_reply()`, not `session.generate_answer_now()`.\n"
+        "```bash\npython agent.py start --load-threshold 0.5 --no-such-start-flag\n"
+        "python -m livekitex_agent console --input-wav in.wav\npython agent.py launch\n```\n"
     )
     problems = unknown_names(mentions(sample), code)
-    assert [p.split(": ", 1)[1] for p in problems] == [
-        "env 'LIVEKITEX_NO_SUCH_VAR' does not exist in the code",
-        "event 'no_such_event' does not exist in the code",
-        "option:AgentSession 'no_such_option' does not exist in the code",
-        "option:WorkerOptions 'bogus' does not exist in the code",
-        "flag '--no-such-flag' does not exist in the code",
-        "metric 'livekitex_no_such_metric' does not exist in the code",
-        "dotted 'livekitex_agent.session.NoSuchThing' does not exist in the code",
-        "path 'src/nowhere.py' does not exist in the code",
-        "event_class 'NoSuchEvent' does not exist in the code",
-    ]
+    assert sorted(p.split(": ", 1)[1] for p in problems) == sorted(
+        [
+            "env 'LIVEKITEX_NO_SUCH_VAR' does not exist in the code",
+            "event 'no_such_event' does not exist in the code",
+            "option:AgentSession 'no_such_option' does not exist in the code",
+            "option:WorkerOptions 'bogus' does not exist in the code",
+            "flag '--no-such-flag' does not exist in the code",
+            "metric 'livekitex_no_such_metric' does not exist in the code",
+            "dotted 'livekitex_agent.session.NoSuchThing' does not exist in the code",
+            "path 'src/nowhere.py' does not exist in the code",
+            "flag:start '--no-such-start-flag' does not exist in the code",
+            "command 'launch' does not exist in the code",
+            "identifier 'generate_answer_now' does not exist in the code",
+            "event_class 'NoSuchEvent' does not exist in the code",
+        ]
+    )

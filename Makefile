@@ -14,7 +14,7 @@ demo: setup
 	.venv/bin/python -m livekitex_agent demo
 
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done
+	.venv/bin/python scripts/collect_bench.py
 
 clean:
 	rm -rf .venv .tools demo-output .pytest_cache .mypy_cache .ruff_cache

@@ -44,4 +44,6 @@ fi
 if [ "${LIVEKITEX_SKIP_SERVER:-0}" != "1" ]; then
     scripts/install-livekit-server.sh
 fi
+# --- documentation checks: chromium and mermaid-cli (tests/docs/test_mermaid.py) ---------------------
+scripts/install-docs-tools.sh
 say "ready"

@@ -1,0 +1,120 @@
+"""``docs/flow/performance.md`` agrees with ``bench/results.json``, and the collector reads benchmarks right."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+from collect_bench import is_benchmark, parse_results
+from docgen.performance import PERFORMANCE_MD, render_performance
+from docscan import ROOT
+
+
+def chapter_values(text: str) -> dict[str, list[str]]:
+    """``{RESULT name: [every value in its tables]}`` read back from the chapter."""
+    out: dict[str, list[str]] = {}
+    current = None
+    for line in text.splitlines():
+        m = re.search(r"\(`RESULT (\w+)`\)", line)
+        if m:
+            current = m.group(1)
+        elif line.startswith("#"):
+            current = None if line.startswith("## ") else current
+        elif (
+            current
+            and line.startswith("| ")
+            and not line.startswith("| figure")
+            and not line.startswith("| key")
+        ):
+            out.setdefault(current, []).append(line.rstrip(" |").rsplit("| ", 1)[-1])
+    return out
+
+
+def test_performance_chapter_shows_every_figure_of_the_results_file() -> None:
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    text = (ROOT / PERFORMANCE_MD).read_text()
+    assert text == render_performance(), "run: python scripts/gen_docs.py"
+    assert results["date"] in text and results["commit"] in text
+    assert f"{results['machine']['cores']} cores ({results['machine']['cpu_model']})" in text
+    shown = chapter_values(text)
+    for bench in results["benchmarks"]:
+        assert f"`{bench['script']}` | {bench['status']} |" in text
+        for result in bench["results"]:
+            values = [str(v) for v in result["values"].values()]
+            assert sorted(shown.get(result["name"], [])) == sorted(values), result["name"]
+
+
+def test_every_benchmark_in_bench_is_in_the_results_or_named_as_not_measured() -> None:
+    results = json.loads((ROOT / "bench" / "results.json").read_text())
+    measured = {b["script"] for b in results["benchmarks"]}
+    text = (ROOT / PERFORMANCE_MD).read_text()
+    for path in sorted((ROOT / "bench").glob("*.py")):
+        script = path.relative_to(ROOT).as_posix()
+        if is_benchmark(path):
+            assert script in measured or f"- `{script}`" in text, f"{script}: run make bench"
+
+
+def test_unknown_and_failed_benchmarks_still_appear(tmp_path: Path) -> None:
+    (tmp_path / "bench").mkdir()
+    (tmp_path / "bench" / "new_one.py").write_text(
+        'if __name__ == "__main__":\n    print("RESULT new_one x=1")\n'
+    )
+    (tmp_path / "bench" / "helper.py").write_text("X = 1\n")
+    doc = {
+        "date": "2026-01-01T00:00:00Z",
+        "commit": "abc",
+        "dirty": False,
+        "machine": {
+            "cores": 2,
+            "cpu_model": "Test CPU",
+            "memory_mb": 2048,
+            "python": "3.11",
+            "system": "Linux",
+            "load_average": [0.1, 0.1, 0.1],
+        },
+        "benchmarks": [
+            {
+                "script": "bench/slow.py",
+                "status": "timeout",
+                "seconds": 600.0,
+                "load_average": [0.1, 0.1, 0.1],
+                "results": [],
+                "note": "did not finish within 600 s",
+            },
+            {
+                "script": "bench/turn_taking.py",
+                "status": "ok",
+                "seconds": 3.0,
+                "load_average": [0.1, 0.1, 0.1],
+                "results": [{"name": "turn_taking", "values": {"eot_p50_ms": 412, "mode": "vad"}}],
+            },
+            {
+                "script": "bench/fallback_switch.py",
+                "status": "ok",
+                "seconds": 1.0,
+                "load_average": [0.1, 0.1, 0.1],
+                "results": [{"name": "fallback_switch", "values": {"p50_ms": 15.1, "new_key_ms": 7}}],
+            },
+        ],
+    }
+    (tmp_path / "bench" / "results.json").write_text(json.dumps(doc))
+    text = render_performance(tmp_path)
+    assert "- `bench/slow.py`: timeout (did not finish within 600 s)" in text
+    assert "- `bench/new_one.py`" in text and "helper.py" not in text  # added since, not yet measured
+    assert "## Other benchmarks" in text and "| `eot_p50_ms` | 412 |" in text and "| `mode` | vad |" in text
+    assert "| failure → pipeline ready p50 (ms) | 15.1 |" in text and "| `new_key_ms` | 7 |" in text
+    assert "machine was loaded" not in text
+    assert chapter_values(text) == {"turn_taking": ["412", "vad"], "fallback_switch": ["15.1", "7"]}
+
+
+def test_result_lines_are_parsed_and_helpers_are_not_benchmarks(tmp_path: Path) -> None:
+    out = "warming up\nRESULT a p50_ms=1.5 n=3 mode=fast\nnoise RESULT b x=1\nRESULT c\n"
+    assert parse_results(out) == [
+        {"name": "a", "values": {"p50_ms": 1.5, "n": 3, "mode": "fast"}},
+        {"name": "c", "values": {}},
+    ]
+    helper = tmp_path / "helper.py"
+    helper.write_text('if __name__ == "__main__":\n    print("hi")\n')
+    assert not is_benchmark(helper)
+    assert is_benchmark(ROOT / "bench" / "turn_overhead.py")

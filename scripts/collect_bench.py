@@ -15,11 +15,13 @@ Usage: ``python scripts/collect_bench.py [bench/x.py ...] [--timeout 600] [--mer
 from __future__ import annotations
 
 import argparse
+import contextlib
 import datetime as dt
 import json
 import os
 import platform
 import re
+import signal
 import subprocess
 import sys
 import time
@@ -105,27 +107,40 @@ def git_commit() -> dict[str, Any]:
     }
 
 
-def run_benchmark(path: Path, timeout: float) -> dict[str, Any]:
-    rel = path.relative_to(ROOT).as_posix()
+def run_benchmark(path: Path, timeout: float, root: Path = ROOT) -> dict[str, Any]:
+    """Run one benchmark; its entry for the results file (``status``: ok, failed or timeout)."""
+    rel = path.relative_to(root).as_posix()
     print(f"== {rel}", flush=True)
     env = {
         **os.environ,
-        "PYTHONPATH": os.pathsep.join(filter(None, [str(ROOT / "src"), os.environ.get("PYTHONPATH")])),
+        "PYTHONPATH": os.pathsep.join(filter(None, [str(root / "src"), os.environ.get("PYTHONPATH")])),
     }
     load_before = [round(x, 2) for x in os.getloadavg()]
     start = time.monotonic()
+    # its own process group: on timeout the benchmark's children (servers, workers) go with it
+    child = subprocess.Popen(
+        [sys.executable, str(path)],
+        cwd=root,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        start_new_session=True,
+    )
     try:
-        proc = subprocess.run(
-            [sys.executable, str(path)], cwd=ROOT, env=env, capture_output=True, text=True, timeout=timeout
-        )
-    except subprocess.TimeoutExpired as e:
-        output = _text(e.stdout) + _text(e.stderr)
+        stdout, stderr = child.communicate(timeout=timeout)
+        proc = subprocess.CompletedProcess(child.args, child.returncode, stdout, stderr)
+    except subprocess.TimeoutExpired:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(child.pid, signal.SIGKILL)
+        out, err = child.communicate()
+        output = _text(out) + _text(err)
         return {
             "script": rel,
             "status": "timeout",
             "seconds": round(time.monotonic() - start, 1),
             "load_average": load_before,
-            "results": parse_results(_text(e.stdout)),
+            "results": parse_results(_text(out)),
             "note": f"did not finish within {timeout:.0f} s",
             "output_tail": output.splitlines()[-15:],
         }

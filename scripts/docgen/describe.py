@@ -15,7 +15,7 @@ import textwrap
 import tokenize
 from typing import Any
 
-_ITEM_RE = re.compile(r"^(?:[-*]\s+)?``(\w+)(?:\([^`]*\))?``\s*(?:[:—–]|-\s)?\s*(.*)$")
+_ITEM_RE = re.compile(r"^(?:[-*]\s+)?((?:``\w+(?:\([^`]*\))?``,?\s*)+)(?:[:—–]|-\s)?\s*(.*)$")
 
 
 def docstring_items(doc: str | None) -> dict[str, str]:
@@ -27,21 +27,25 @@ def docstring_items(doc: str | None) -> dict[str, str]:
     if not doc:
         return items
     current: str | None = None
+    group: list[str] = []
     for raw in inspect.cleandoc(doc).splitlines():
         line = raw.strip()
         m = _ITEM_RE.match(line)
         if m and (raw.startswith(("- ", "* ", "``")) or raw.lstrip().startswith(("- ", "* "))):
-            current = m.group(1)
-            if current not in items:
-                items[current] = m.group(2).strip()
-            else:
-                current = None  # the first mention describes it
+            names = re.findall(r"``(\w+)", m.group(1))
+            current = None
+            for name in names:
+                if name not in items:  # the first mention describes it
+                    items[name] = m.group(2).strip()
+                    current = name
+            group = [n for n in names if items.get(n) == m.group(2).strip()]
             continue
         if not line or line.startswith(("- ", "* ")):
             current = None
             continue
         if current is not None:
-            items[current] = (items[current] + " " + line).strip()
+            for name in group:
+                items[name] = (items[name] + " " + line).strip()
     return items
 
 

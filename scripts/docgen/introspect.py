@@ -103,7 +103,12 @@ def provider_classes() -> list[type]:
             continue
         for name in getattr(mod, "__all__", ()):
             obj = getattr(mod, name)
-            if isinstance(obj, type) and issubclass(obj, Provider) and not inspect.isabstract(obj):
+            if (
+                isinstance(obj, type)
+                and issubclass(obj, Provider)
+                and obj is not Provider
+                and not inspect.isabstract(obj)
+            ):
                 found[f"{obj.__module__}.{obj.__qualname__}"] = obj
     return [found[k] for k in sorted(found)]
 

@@ -21,7 +21,9 @@ MISSING = "**(no description in the code)**"
 
 
 def cell(text: str) -> str:
-    return " ".join(str(text).split()).replace("|", "\\|").replace("``", "`")
+    """One table cell: one line, pipes escaped, reST ````code```` and ``:class:`X``` as Markdown."""
+    text = re.sub(r":(?:class|meth|func|attr|mod|exc):`~?([^`]+)`", r"`\1`", str(text))
+    return " ".join(text.split()).replace("|", "\\|").replace("``", "`")
 
 
 def code(text: str) -> str:
@@ -124,6 +126,31 @@ def emitters() -> list[tuple[str, Any, tuple[str, ...]]]:
 _EMITTER_ANNOTATION = re.compile(r"EventEmitter\[(\w+)\]")
 
 
+def event_unions() -> list[tuple[str, Any, list[type]]]:
+    """(alias, module, members) for module-level unions named ``*Event`` whose members are all event
+    payload dataclasses (a ``type`` field with a fixed string), e.g. ``RealtimeEvent``."""
+    import types
+
+    out = []
+    for mod in ix.modules():
+        for name, obj in sorted(vars(mod).items()):
+            if not name.endswith("Event") or typing.get_origin(obj) not in (typing.Union, types.UnionType):
+                continue
+            members = list(typing.get_args(obj))
+            if (
+                members
+                and all(
+                    isinstance(m, type)
+                    and dataclasses.is_dataclass(m)
+                    and isinstance(getattr(m.__dataclass_fields__.get("type"), "default", None), str)
+                    for m in members
+                )
+                and all(m.__module__ == mod.__name__ for m in members)
+            ):
+                out.append((name, mod, members))
+    return out
+
+
 def event_names() -> set[str]:
     return {n for _, _, names in emitters() for n in names}
 
@@ -158,13 +185,36 @@ def render_events() -> str:
                 doc = first_line(cls)
             else:
                 payload = f"`({args[name]})`" if args.get(name) else "(no arguments)"
-                doc = ""
-            rows.append([code(name), payload, cell(doc)])
+                owner_cls = getattr(mod, owner, None)
+                doc = describe(name, getattr(owner_cls, "on", None))
+            rows.append([code(name), payload, cell(doc) or MISSING])
         out.append(table(["event", "payload", "about"], rows))
+    covered = {c for names in payloads.values() for c in names if c in described}
+    for alias, mod, members in event_unions():
+        if set(members) <= covered:
+            continue  # the emitters above already list them (e.g. SessionEvent)
+        out.append(f"\n## {alias}\n")
+        out.append(
+            f"`{mod.__name__}.{alias}`: the events a provider stream yields (not registered with `on`); "
+            "the `type` field tells them apart.\n"
+        )
+        rows = []
+        for cls in members:
+            if cls not in described:
+                described.append(cls)
+            type_name = cls.__dataclass_fields__["type"].default
+            rows.append(
+                [
+                    code(type_name),
+                    f"[`{cls.__name__}`](#{cls.__name__.lower()})",
+                    cell(first_line(cls)) or MISSING,
+                ]
+            )
+        out.append(table(["type", "payload", "about"], rows))
     out.append("\n## Payloads\n")
     for cls in described:
         out.append(f"\n### {cls.__name__}\n")
-        out.append(f"`{_qualname(cls)}`" + (f": {first_line(cls)}" if first_line(cls) else "") + "\n")
+        out.append(f"`{_qualname(cls)}`" + (f": {cell(first_line(cls))}" if first_line(cls) else "") + "\n")
         rows = [
             [code(o.name), code(o.type), code(o.default), cell(o.description)]
             for o in ix.dataclass_options(cls)
@@ -195,9 +245,32 @@ def worker_options() -> list[ix.Option]:
 def provider_options() -> list[tuple[type, list[ix.Option]]]:
     out = []
     for cls in ix.provider_classes():
-        owners: list[Any] = [cls, *[b for b in cls.__mro__[1:] if b.__module__.startswith(ix.PACKAGE)]]
-        out.append((cls, ix.signature_options(cls.__init__, *owners)))
+        out.append((cls, ix.signature_options(cls.__init__, *_provider_owners(cls))))
     return out
+
+
+def _provider_owners(cls: type) -> list[Any]:
+    """Where a provider option may be described: the class, its bases, then the modules (and their
+    option dataclasses) of the class, of its plugin package and of its bases (shared options such as
+    ``api_key`` or ``min_silence_duration`` are described once there)."""
+    import importlib
+    import sys
+
+    bases = [b for b in cls.__mro__[1:] if b.__module__.startswith(ix.PACKAGE)]
+    owners: list[Any] = [cls, *bases]
+    module_names = [cls.__module__, *(b.__module__ for b in bases)]
+    parts = cls.__module__.split(".")
+    if len(parts) > 3 and parts[1] == "plugins":
+        module_names.insert(1, ".".join(parts[:3]))
+    for name in dict.fromkeys(module_names):
+        mod = sys.modules.get(name) or importlib.import_module(name)
+        owners.append(mod)
+        owners += [
+            o
+            for o in vars(mod).values()
+            if isinstance(o, type) and dataclasses.is_dataclass(o) and o.__module__ == name
+        ]
+    return owners
 
 
 def _dataclass_section(classes: list[type], done: set[type], out: list[str]) -> None:
@@ -206,7 +279,7 @@ def _dataclass_section(classes: list[type], done: set[type], out: list[str]) -> 
             continue
         done.add(cls)
         out.append(f"\n### {cls.__name__}\n")
-        out.append(f"`{_qualname(cls)}`" + (f": {first_line(cls)}" if first_line(cls) else "") + "\n")
+        out.append(f"`{_qualname(cls)}`" + (f": {cell(first_line(cls))}" if first_line(cls) else "") + "\n")
         out.append(options_table(ix.dataclass_options(cls)))
 
 
@@ -266,7 +339,7 @@ def render_options() -> str:
     for cls, opts in provider_options():
         out.append(f"\n### {cls.__module__.removeprefix('livekitex_agent.')}.{cls.__name__}\n")
         about = first_line(cls)
-        out.append(f"`{_qualname(cls)}`" + (f": {about}" if about else "") + "\n")
+        out.append(f"`{_qualname(cls)}`" + (f": {cell(about)}" if about else "") + "\n")
         out.append(options_table(opts))
     extra: list[type] = []
     for cls, opts in provider_options():

@@ -29,7 +29,7 @@ logger = logging.getLogger("livekitex_agent.cli")
 
 Handler = Callable[[argparse.Namespace, "WorkerOptions | None"], int]
 EXTENSION_MODULES = ("livekitex_agent.demo",)  # imported if present; they call register_subcommand
-DEV_CHILD_ENV = "LIVEKITEX_DEV_CHILD"
+DEV_CHILD_ENV = "LIVEKITEX_DEV_CHILD"  # internal: "1" in the worker process `dev` restarts on code changes
 
 
 @dataclass(frozen=True)

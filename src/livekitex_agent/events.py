@@ -37,6 +37,8 @@ EVENT_NAMES: tuple[EventName, ...] = get_args(EventName)
 
 
 class AgentState(enum.StrEnum):
+    """What the agent is doing: initializing, listening, thinking, speaking, or closed."""
+
     INITIALIZING = "initializing"
     LISTENING = "listening"
     THINKING = "thinking"
@@ -45,12 +47,16 @@ class AgentState(enum.StrEnum):
 
 
 class UserState(enum.StrEnum):
+    """What the user is doing: listening, speaking, or away (silent for ``user_away_timeout``)."""
+
     LISTENING = "listening"
     SPEAKING = "speaking"
     AWAY = "away"
 
 
 class CloseReason(enum.StrEnum):
+    """Why a session closed (the ``reason`` of the ``close`` event)."""
+
     USER_REQUESTED = "user_requested"  # aclose() was called
     INPUT_ENDED = "input_ended"  # the audio input finished (end of WAV file, memory input closed)
     PARTICIPANT_DISCONNECTED = "participant_disconnected"
@@ -66,6 +72,8 @@ def _now() -> float:
 
 @dataclass
 class AgentStateChangedEvent:
+    """The agent moved between initializing, listening, thinking, speaking and closed."""
+
     old_state: AgentState
     new_state: AgentState
     type: Literal["agent_state_changed"] = "agent_state_changed"
@@ -74,6 +82,8 @@ class AgentStateChangedEvent:
 
 @dataclass
 class UserStateChangedEvent:
+    """The user started or stopped speaking, or went away (``user_away_timeout``)."""
+
     old_state: UserState
     new_state: UserState
     type: Literal["user_state_changed"] = "user_state_changed"
@@ -82,6 +92,8 @@ class UserStateChangedEvent:
 
 @dataclass
 class UserInputTranscribedEvent:
+    """A transcript of what the user said: interim while they speak, then final."""
+
     transcript: str
     is_final: bool
     language: str | None = None
@@ -91,6 +103,8 @@ class UserInputTranscribedEvent:
 
 @dataclass
 class ConversationItemAddedEvent:
+    """A message, tool call or tool output was added to the session's history."""
+
     item: ChatItem
     type: Literal["conversation_item_added"] = "conversation_item_added"
     created_at: float = field(default_factory=_now)
@@ -98,6 +112,8 @@ class ConversationItemAddedEvent:
 
 @dataclass
 class FunctionToolsExecutedEvent:
+    """A round of tool calls finished: the calls and their outputs, in the same order."""
+
     function_calls: list[FunctionCall]
     function_call_outputs: list[FunctionCallOutput]
     type: Literal["function_tools_executed"] = "function_tools_executed"
@@ -106,6 +122,8 @@ class FunctionToolsExecutedEvent:
 
 @dataclass
 class SpeechCreatedEvent:
+    """The agent is going to speak: ``say``, a reply, or a reply after tool calls."""
+
     source: Literal["say", "generate_reply", "tool_response"]
     user_initiated: bool
     speech_handle: Any
@@ -115,6 +133,8 @@ class SpeechCreatedEvent:
 
 @dataclass
 class MetricsCollectedEvent:
+    """A turn's latencies (:class:`TurnMetrics`) or a provider's usage (:class:`UsageMetrics`)."""
+
     metrics: AgentMetrics
     type: Literal["metrics_collected"] = "metrics_collected"
     created_at: float = field(default_factory=_now)
@@ -122,6 +142,8 @@ class MetricsCollectedEvent:
 
 @dataclass
 class EngineChangedEvent:
+    """The session moved between the realtime engine and the pipeline (``reason`` says why)."""
+
     old_engine: Literal["realtime", "pipeline"] | None
     new_engine: Literal["realtime", "pipeline"]
     reason: str
@@ -131,6 +153,8 @@ class EngineChangedEvent:
 
 @dataclass
 class ErrorEvent:
+    """A component failed; ``recoverable=False`` means the session closes because of it."""
+
     error: BaseException
     source: str
     recoverable: bool
@@ -140,6 +164,8 @@ class ErrorEvent:
 
 @dataclass
 class CloseEvent:
+    """The session closed (always the last event), with the reason and the error if one caused it."""
+
     reason: CloseReason
     error: BaseException | None = None
     type: Literal["close"] = "close"

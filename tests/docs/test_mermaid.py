@@ -1,6 +1,7 @@
 """Every ```mermaid block of the docs renders with mermaid-cli in Debian's chromium.
 
-All blocks render in one browser launch (``render_mermaid.mjs``); a failure names the file and the
+All blocks render in one browser page (``render_mermaid.mjs``: mermaid loaded once, ``mermaid.render``
+per block, as mermaid-cli does); a failure names the file and the
 block's line. The tools come from ``scripts/install-docs-tools.sh`` (run by the set-up).
 """
 
@@ -19,7 +20,7 @@ from docscan import ROOT, Block, code_blocks, doc_files
 TOOLS = ROOT / ".tools"
 DRIVER = Path(__file__).with_name("render_mermaid.mjs")
 PUPPETEER_CONFIG = TOOLS / "puppeteer-config.json"
-RENDER_TIMEOUT = 50.0
+RENDER_TIMEOUT = 45.0
 
 
 def require_tools() -> None:

@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from collect_bench import is_benchmark, parse_results
+from collect_bench import is_benchmark, parse_results, run_benchmark
 from docgen.performance import PERFORMANCE_MD, render_performance
 from docscan import ROOT
 
@@ -118,3 +118,24 @@ def test_result_lines_are_parsed_and_helpers_are_not_benchmarks(tmp_path: Path) 
     helper.write_text('if __name__ == "__main__":\n    print("hi")\n')
     assert not is_benchmark(helper)
     assert is_benchmark(ROOT / "bench" / "turn_overhead.py")
+
+
+def test_a_benchmark_that_fails_or_hangs_is_recorded_not_dropped(tmp_path: Path) -> None:
+    bench = tmp_path / "bench"
+    bench.mkdir()
+    scripts = {
+        "ok.py": 'print("RESULT ok a_ms=1.5")',
+        "fails.py": 'print("RESULT fails a_ms=2")\nraise SystemExit(3)',
+        "hangs.py": 'import time\nprint("RESULT hangs partial=1", flush=True)\ntime.sleep(30)',
+    }
+    for name, body in scripts.items():
+        (bench / name).write_text(
+            'if __name__ == "__main__":\n' + "".join(f"    {line}\n" for line in body.splitlines())
+        )
+    entries = {name: run_benchmark(bench / name, timeout=3.0, root=tmp_path) for name in scripts}
+    assert entries["ok.py"]["status"] == "ok"
+    assert entries["ok.py"]["results"] == [{"name": "ok", "values": {"a_ms": 1.5}}]
+    assert entries["fails.py"]["status"] == "failed" and entries["fails.py"]["note"] == "exit code 3"
+    assert entries["hangs.py"]["status"] == "timeout"
+    assert entries["hangs.py"]["note"] == "did not finish within 3 s"
+    assert entries["hangs.py"]["results"] == [{"name": "hangs", "values": {"partial": 1}}]

@@ -19,8 +19,8 @@ import aiohttp
 from ...errors import ConfigError, ErrorCategory, ProviderError, ProviderTimeoutError
 from ...log import redact
 
-API_KEY_ENV = "OPENAI_API_KEY"
-BASE_URL_ENV = "OPENAI_BASE_URL"
+API_KEY_ENV = "OPENAI_API_KEY"  # the OpenAI providers' API key when none is given in code
+BASE_URL_ENV = "OPENAI_BASE_URL"  # their API base URL (a proxy, a compatible server); default: api.openai.com
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _MAX_MESSAGE = 300
 

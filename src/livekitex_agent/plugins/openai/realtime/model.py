@@ -42,6 +42,19 @@ class RealtimeModel(realtime.RealtimeModel):
     Connection tuning: ``retry_policy`` drives (re)connects; ``renew_margin`` seconds before the
     server's session limit (``expires_at``) the connection is renewed at a quiet moment, as measured
     by ``clock`` (wall-clock seconds; injectable for tests).
+
+    - ``model``: the realtime model.
+    - ``voice``: the voice of its audio replies (None: the server's default).
+    - ``turn_detection``: the server's turn detection (server VAD or semantic VAD, see
+      :class:`TurnDetection`); None: manual turns.
+    - ``input_transcription_model``: transcribes the user's audio for the history and
+      ``user_input_transcribed`` (None: no user transcripts).
+    - ``modalities``: what replies contain: ``("audio",)`` (with its transcript) or ``("text",)``.
+    - ``max_output_tokens``: cap on the tokens of one reply (None: the server's limit).
+    - ``reply_timeout``: seconds the server may take to start a requested reply before it fails.
+    - ``renew_margin``: seconds before the server's session limit when the connection is renewed.
+    - ``renew_check_interval``: seconds between checks whether the session is due for renewal.
+    - ``clock``: wall-clock seconds for the renewal deadline (injectable for tests).
     """
 
     def __init__(

@@ -183,6 +183,7 @@ def _machine(doc: dict[str, Any]) -> list[str]:
     lines = [
         f"- Measured on **{doc['date']}** at commit `{doc['commit']}`"
         + (" (with uncommitted changes in `src/` or `bench/`)" if doc.get("dirty") else "")
+        + (" (benchmarks run separately since: see each one's date and commit below)" if _mixed(doc) else "")
         + ".",
         f"- Machine: {m.get('cores')} cores ({m.get('cpu_model')}), "
         + (f"{round(mem / 1024, 1)} GB memory" if mem else "memory unknown")
@@ -198,6 +199,10 @@ def _machine(doc: dict[str, Any]) -> list[str]:
             "idle machine shows."
         )
     return lines
+
+
+def _mixed(doc: dict[str, Any]) -> bool:
+    return any(b.get("commit", doc["commit"]) != doc["commit"] for b in doc["benchmarks"])
 
 
 def _figure_table(values: dict[str, Any], known: Known, section: str) -> str:
@@ -271,9 +276,13 @@ def render_performance(root: Path = ROOT) -> str:
         out += [f"- `{b['script']}`: {b['status']} ({b.get('note', '')})" for b in failed]
         out.append("")
     results = _results_by_name(doc)
-    summary = ["| benchmark | status | took (s) | load average at start |", "|---|---|---|---|"]
+    summary = [
+        "| benchmark | status | took (s) | load average at start | measured | commit |",
+        "|---|---|---|---|---|---|",
+    ]
     summary += [
-        f"| `{b['script']}` | {b['status']} | {b['seconds']} | {', '.join(map(str, b.get('load_average', [])))} |"
+        f"| `{b['script']}` | {b['status']} | {b['seconds']} | {', '.join(map(str, b.get('load_average', [])))} "
+        f"| {b.get('date', doc['date'])} | `{b.get('commit', doc['commit'])[:10]}` |"
         for b in doc["benchmarks"]
     ]
     out.append("\n".join(summary) + "\n")

@@ -63,7 +63,7 @@ def main(rounds: int) -> None:
             continue
         p50, worst = percentile(values, 50), max(values)
         print(f"{field:24s} p50 {p50:7.1f} ms   max {worst:7.1f} ms   ({len(values)} turns)")
-        parts.append(f"{key}_p50_ms={p50:.0f} {key}_max_ms={worst:.0f}")
+        parts.append(f"{key}_p50_ms={p50:.1f} {key}_max_ms={worst:.1f}")
     print(f"RESULT turn_stages {' '.join(parts)} turns={len(latencies)} understood={understood}")
 
 

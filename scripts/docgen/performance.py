@@ -51,6 +51,31 @@ SECTIONS = (
 )
 
 KNOWN: dict[str, Known] = {
+    "turn_stages": Known(
+        "latency",
+        "Latency of each stage of a spoken turn (offline providers, real time)",
+        "The demo call in memory, paced in real time: a caller speaks four requests (espeak-ng audio) to "
+        "a session with Silero VAD, PocketSphinx STT, the demo's rule-based policy in place of an LLM and "
+        "espeak-ng TTS. Each turn's `TurnMetrics` (the `metrics_collected` event, the "
+        "`livekitex_turn_latency_seconds` histogram) by stage: end of utterance (end of the caller's "
+        "speech → end-of-turn decision, including the VAD's closing silence), STT (segment → final "
+        "transcript), LLM time to first token (a local policy: the framework's own share), TTS time to "
+        "first audio, and end to end (end of speech → first agent audio).",
+        (
+            Figure("eou_p50_ms", "end of utterance p50 (ms)"),
+            Figure("eou_max_ms", "end of utterance max (ms)"),
+            Figure("stt_p50_ms", "STT p50 (ms)"),
+            Figure("stt_max_ms", "STT max (ms)"),
+            Figure("llm_p50_ms", "LLM time to first token p50 (ms)"),
+            Figure("llm_max_ms", "LLM time to first token max (ms)"),
+            Figure("tts_p50_ms", "TTS time to first audio p50 (ms)"),
+            Figure("tts_max_ms", "TTS time to first audio max (ms)"),
+            Figure("e2e_p50_ms", "end to end p50 (ms)"),
+            Figure("e2e_max_ms", "end to end max (ms)"),
+            Figure("turns", "turns"),
+            Figure("understood", "requests understood"),
+        ),
+    ),
     "turn_overhead": Known(
         "latency",
         "Framework overhead per turn",

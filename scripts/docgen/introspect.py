@@ -219,6 +219,8 @@ def flags_of(parser: argparse.ArgumentParser, describe_dest: Callable[[str], str
             continue
         if action.nargs == 0:
             value = ""
+        elif action.choices is not None and not isinstance(action.choices, range) and action.metavar is None:
+            value = "{" + ",".join(map(str, action.choices)) + "}"
         else:
             value = action.metavar or (action.type.__name__ if isinstance(action.type, type) else "VALUE")
         default = "" if action.default in (None, False) else repr(action.default)

@@ -313,7 +313,10 @@ def render_performance(root: Path = ROOT) -> str:
     out.append("\n".join(summary) + "\n")
     for section, heading in SECTIONS:
         parts = []
-        for name, values, bench in results:
+        order = list(KNOWN)  # within a section: the catalogue's order (stages first)
+        for name, values, bench in sorted(
+            results, key=lambda r: order.index(r[0]) if r[0] in order else len(order)
+        ):
             known = KNOWN.get(name)
             if known is None:
                 continue

@@ -131,9 +131,13 @@ def anchors(text: str) -> set[str]:
 
 
 def links(text: str) -> list[tuple[int, str]]:
-    """(line, target) of every inline link and image outside code."""
+    """(line, target) of every inline link, image and link reference definition outside code."""
     out = []
     for n, line in enumerate(prose(text).splitlines(), 1):
+        ref = re.match(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", line)
+        if ref:
+            out.append((n, ref.group(1)))
+            continue
         line = re.sub(r"(`+).+?\1", "", line)
         for m in re.finditer(
             r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", line
@@ -156,6 +160,8 @@ def dead_links(path: Path, text: str, read: dict[Path, str] | None = None) -> li
             continue
         if anchor:
             if file_part and (dest.is_dir() or dest.suffix != ".md"):
+                if not dest.is_dir() and re.fullmatch(r"L\d+(?:-L\d+)?", anchor):
+                    continue  # GitHub's line anchors into source files
                 problems.append(f"{where}: an anchor into a file that is not Markdown")
                 continue
             dest_text = text if not file_part else (read or {}).get(dest) or dest.read_text(encoding="utf-8")

@@ -113,16 +113,20 @@ def test_github_slugs() -> None:
 
 def test_a_dead_link_or_anchor_is_reported(tmp_path: Path) -> None:
     (tmp_path / "other.md").write_text("# Present\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
     doc = tmp_path / "doc.md"
     text = (
         "# Top\n[ok](other.md#present) [self](#top) [web](https://example.com/#x)\n"
         "[gone](missing.md) [bad anchor](other.md#absent)\n`[in code](nowhere.md)`\n"
-        "```\n[in a block](nowhere.md)\n```\n[dead self](#nope)\n"
+        "```\n[in a block](nowhere.md)\n```\n[dead self](#nope) [line](code.py#L1) [bad](code.py#top)\n"
+        "[ref]: missing-too.md\n"
     )
     assert dead_links(doc, text) == [
         f"{doc}:3: [missing.md]: missing.md does not exist",
         f"{doc}:3: [other.md#absent]: no heading or anchor #absent in {tmp_path / 'other.md'}",
         f"{doc}:8: [#nope]: no heading or anchor #nope in {doc}",
+        f"{doc}:8: [code.py#top]: an anchor into a file that is not Markdown",
+        f"{doc}:9: [missing-too.md]: missing-too.md does not exist",
     ]
 
 

@@ -31,6 +31,7 @@ from livekit import api, rtc
 from livekitex_agent.demo.caller import ReplyTracker
 from livekitex_agent.plugins.local.espeak import synthesize_to_frame
 from livekitex_agent.rooms.livekit.conventions import ATTR_AGENT_STATE
+from livekitex_agent.worker.tokens import sign
 
 RATE = 16000
 FRAME = RATE // 50  # 20 ms frames
@@ -62,11 +63,10 @@ class Caller:
         self._task: asyncio.Task[None] | None = None
 
     async def join(self, url: str, key: str, secret: str) -> None:
-        token = (
+        token = sign(
             api.AccessToken(key, secret)
             .with_identity(f"caller-{self.room_name}")
             .with_grants(api.VideoGrants(room_join=True, room=self.room_name))
-            .to_jwt()
         )
         self.room.on("participant_attributes_changed", self._on_attributes)
         self.room.on("participant_connected", self._on_participant)

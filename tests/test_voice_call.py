@@ -31,6 +31,7 @@ from livekitex_agent.testing import (
 )
 from livekitex_agent.testing.livekit_server import LiveKitServer
 from livekitex_agent.worker import Worker, WorkerOptions
+from livekitex_agent.worker.tokens import sign
 
 pytestmark = pytest.mark.livekit
 
@@ -83,11 +84,10 @@ async def worker(livekit_server: LiveKitServer) -> AsyncIterator[Worker]:
 
 def caller_token(server: LiveKitServer, room: str) -> str:
     grants = api.VideoGrants(room_join=True, room=room)
-    return (
+    return sign(
         api.AccessToken(server.api_key, server.api_secret)
         .with_identity("caller")
         .with_grants(grants)
-        .to_jwt()
     )
 
 
@@ -136,10 +136,12 @@ async def test_a_caller_talks_to_a_dispatched_agent(livekit_server: LiveKitServe
 
         source = rtc.AudioSource(16000, 1, queue_size_ms=200)
         track = rtc.LocalAudioTrack.create_audio_track("mic", source)
+        subscribed = asyncio.Event()  # the agent subscribed to our microphone: it hears from now on
+        room.on("local_track_subscribed", lambda _track: subscribed.set())
         await room.local_participant.publish_track(
             track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         )
-        await asyncio.sleep(1.0)  # the agent subscribes to the new track
+        await asyncio.wait_for(subscribed.wait(), 10)
         said_at = time.monotonic()
         clip = np.concatenate([speech.data, np.zeros(16000 * 4, np.int16)])
         for i in range(0, clip.size - 160 + 1, 160):  # 10 ms frames, paced by the source

@@ -12,6 +12,7 @@ from .providers.tts import TTS
 from .providers.vad import VAD
 from .tools.function_tool import FunctionTool
 from .tools.registry import ToolRegistry, find_tools
+from .validation import check_bool, check_instance
 
 if TYPE_CHECKING:
     from .session.agent_session import AgentSession
@@ -39,6 +40,9 @@ class Agent:
     ) -> None:
         if not isinstance(instructions, str):
             raise TypeError(f"instructions must be a string, got {type(instructions).__name__}")
+        for name, value, kind in (("stt", stt, STT), ("llm", llm, LLM), ("tts", tts, TTS), ("vad", vad, VAD)):
+            check_instance(f"Agent {name}", value, kind)
+        check_bool("Agent allow_interruptions", allow_interruptions, allow_none=True)
         self.instructions = instructions
         self.stt = stt
         self.llm = llm

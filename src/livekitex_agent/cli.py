@@ -215,7 +215,9 @@ def _configure_console(p: argparse.ArgumentParser) -> None:
 
 
 def _console(args: argparse.Namespace, options: WorkerOptions | None) -> int:
-    configure_logging(getattr(args, "log_level", None) or "INFO")
+    from .config import check_log_level
+
+    configure_logging(check_log_level(getattr(args, "log_level", None) or "INFO", "--log-level"))
     if args.list_devices:
         from .rooms.audio_device import format_devices
 

@@ -8,6 +8,7 @@ variable or the option) and the value itself, except for secrets, whose value is
 
 from __future__ import annotations
 
+import math
 import os
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields, replace
@@ -15,6 +16,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .errors import ConfigError
+from .log import install_redaction
 
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
 
@@ -91,11 +93,15 @@ def _to_float(name: str, source: str, value: Any) -> float:
     if isinstance(value, bool):
         raise ConfigError(f"{_show(name, source, value)} is not a number")
     if isinstance(value, int | float):
-        return float(value)
-    try:
-        return float(str(value).strip())
-    except ValueError:
-        raise ConfigError(f"{_show(name, source, value)} is not a number") from None
+        number = float(value)
+    else:
+        try:
+            number = float(str(value).strip())
+        except ValueError:
+            raise ConfigError(f"{_show(name, source, value)} is not a number") from None
+    if not math.isfinite(number):  # "nan" and "inf" parse, but mean nothing as a limit
+        raise ConfigError(f"{_show(name, source, value)} must be a finite number")
+    return number
 
 
 def _to_str(name: str, source: str, value: Any) -> str:
@@ -144,6 +150,7 @@ def load_worker_settings(
             sources[name] = source
     settings = replace(WorkerSettings(), **values)
     _validate(settings, sources, require_server)
+    install_redaction([settings.api_secret])  # from now on it never reaches a log of ours
     return settings
 
 
@@ -162,6 +169,12 @@ def _validate(s: WorkerSettings, sources: Mapping[str, str], require_server: boo
         parts = urlsplit(s.url)
         if parts.scheme not in ("ws", "wss", "http", "https") or not parts.hostname:
             raise bad("url", "is not a ws://, wss://, http:// or https:// URL")
+        if parts.username is not None or parts.password is not None:
+            # credentials in the URL are never sent (the SDK authenticates with a token): say so
+            # instead of retrying a connection that cannot work; the value is not shown (a password)
+            raise ConfigError(
+                f"{src('url')} must not contain user:password@ (use LIVEKIT_API_KEY and LIVEKIT_API_SECRET)"
+            )
     if s.jobs_per_process < 1:
         raise bad("jobs_per_process", "must be at least 1")
     if s.num_idle_processes < 0:
@@ -180,8 +193,14 @@ def _validate(s: WorkerSettings, sources: Mapping[str, str], require_server: boo
         raise bad("memory_limit_mb", "must be 0 (off) or more")
     if s.memory_limit_mb and s.memory_warn_mb and s.memory_warn_mb > s.memory_limit_mb:
         raise bad("memory_warn_mb", f"is above the memory limit ({s.memory_limit_mb} MB)")
-    if s.log_level.upper() not in LOG_LEVELS:
-        raise bad("log_level", f"is not one of {', '.join(LOG_LEVELS)}")
+    check_log_level(s.log_level, src("log_level"))
+
+
+def check_log_level(value: str, source: str = "log_level") -> str:
+    """The upper-cased level name; a :class:`ConfigError` naming ``source`` and the value otherwise."""
+    if not isinstance(value, str) or value.strip().upper() not in LOG_LEVELS:
+        raise ConfigError(f"{source}={value!r} is not one of {', '.join(LOG_LEVELS)}")
+    return value.strip().upper()
 
 
 def to_ws_url(url: str) -> str:

@@ -76,6 +76,12 @@ class ProviderTimeoutError(ProviderError):
         super().__init__(message, provider=provider, retryable=True, category=ErrorCategory.TIMEOUT)
 
 
+class AudioInputError(LivekitexError):
+    """The session's audio input failed for good: the session closes with this as its reason."""
+
+    retryable = False
+
+
 class ToolError(LivekitexError):
     """Raised by a function tool: its message is given to the LLM as the tool's result, verbatim."""
 

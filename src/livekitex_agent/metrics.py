@@ -23,6 +23,10 @@ class TurnMetrics:
     - ``tts_ttfb``: first text sent to TTS → first audio byte
     - ``framework_delay``: end-of-turn decision → first agent audio frame written, minus provider time
     - ``e2e_latency``: end of user speech → first agent audio frame written
+    - ``input_lag``: the longest any user audio waited between arriving (the room input's capture
+      time) and being processed, since the previous turn (None: the input does not say when audio
+      arrived); an overloaded worker shows here first
+    - ``input_dropped``: seconds of user audio the input dropped since the previous turn (too slow)
     """
 
     speech_id: str
@@ -35,6 +39,8 @@ class TurnMetrics:
     e2e_latency: float | None = None
     tool_steps: int = 0
     interrupted: bool = False
+    input_lag: float | None = None
+    input_dropped: float = 0.0
     type: Literal["turn_metrics"] = "turn_metrics"
     timestamp: float = field(default_factory=time.time)
 

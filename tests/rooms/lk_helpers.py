@@ -16,6 +16,7 @@ from livekit import api, rtc
 from livekitex_agent.events import EventEmitter
 from livekitex_agent.testing import wait_until as testing_wait_until
 from livekitex_agent.testing.livekit_server import LiveKitServer
+from livekitex_agent.worker.tokens import sign
 
 _room_ids = itertools.count()
 
@@ -25,7 +26,7 @@ def mint_token(server: LiveKitServer, room: str, identity: str, *, kind: str | N
     token = api.AccessToken(server.api_key, server.api_secret).with_identity(identity).with_grants(grants)
     if kind is not None:
         token = token.with_kind(kind)  # type: ignore[arg-type]
-    return token.to_jwt()
+    return sign(token)
 
 
 async def connect(server: LiveKitServer, room: str, identity: str, *, kind: str | None = None) -> rtc.Room:

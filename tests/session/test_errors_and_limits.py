@@ -110,7 +110,7 @@ async def test_aclose_mid_speech_leaves_no_task_behind() -> None:
 
 
 def test_bad_options_name_the_value() -> None:
-    with pytest.raises(ConfigError, match="min_endpointing_delay must be >= 0, got -1"):
+    with pytest.raises(ConfigError, match="min_endpointing_delay=-1 must be >= 0"):
         AgentSession(min_endpointing_delay=-1)
     with pytest.raises(ConfigError, match="unknown AgentSession option"):
         AgentSession(min_endpointing=0.2)

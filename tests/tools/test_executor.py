@@ -88,3 +88,42 @@ async def test_interrupt_cancels_only_cancellable_tools() -> None:
     assert results[0].cancelled
     assert results[1].output is not None and results[1].output.output == "finished"
     assert ex.running == 0
+
+
+@function_tool(timeout=5.0)
+async def calls_a_slow_service() -> str:
+    """Its own HTTP client gives up after 1 s."""
+    async with asyncio.timeout(1.0):
+        await asyncio.sleep(10)
+    return "never"
+
+
+@function_tool(timeout=None)
+async def unbounded_but_times_out_inside() -> str:
+    """No framework deadline; an inner one fires."""
+    raise TimeoutError("upstream took too long")
+
+
+@function_tool(timeout=None)
+async def unbounded() -> str:
+    """No deadline at all."""
+    await asyncio.sleep(100)
+    return "done after 100 s"
+
+
+@virtual_time
+async def test_a_tools_own_timeout_is_its_error_not_our_deadline() -> None:
+    reg = ToolRegistry([calls_a_slow_service, unbounded_but_times_out_inside, unbounded])
+    results = await ToolExecutor(reg, make_context=lambda call: None).execute(
+        [
+            FunctionCall("calls_a_slow_service", "{}"),
+            FunctionCall("unbounded_but_times_out_inside", "{}"),
+            FunctionCall("unbounded", "{}"),
+        ]
+    )
+    out = [r.output for r in results]
+    assert all(o is not None for o in out), "no call may look cancelled (as if the user interrupted)"
+    for o in out[:2]:
+        assert o.is_error and "internal error" in o.output and "timed out" not in o.output  # type: ignore[union-attr]
+    assert isinstance(results[0].exception, TimeoutError)
+    assert out[2].output == "done after 100 s" and not out[2].is_error  # type: ignore[union-attr]

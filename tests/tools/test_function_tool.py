@@ -128,3 +128,68 @@ def test_bad_declarations_are_clear_errors() -> None:
         @function_tool(timeout=0)
         async def zero() -> str:
             return ""
+
+
+class Data:
+    city = "Oslo"
+
+
+class Socket:  # not something pydantic can put in a JSON schema
+    pass
+
+
+def test_sphinx_param_docs_and_a_parametrised_run_context_first() -> None:
+    class Weather:
+        @function_tool
+        async def forecast(self, context: RunContext[Data], city: str, days: int = 1) -> str:
+            """Forecast for a city.
+
+            :param city: The city to look up.
+            :param days: How many days
+                ahead.
+            :returns: the forecast
+            """
+            return f"{context.userdata.city}->{city}:{days}"
+
+    tool = Weather().forecast
+    assert tool.description == "Forecast for a city."
+    assert tool.context_param == "context"
+    assert tool.parameters["properties"] == {
+        "city": {"type": "string", "description": "The city to look up."},
+        "days": {"type": "integer", "default": 1, "description": "How many days ahead."},
+    }
+    assert tool.parameters["required"] == ["city"]
+
+
+def test_two_tools_with_one_name_in_a_class_are_refused_naming_both() -> None:
+    from livekitex_agent.tools.function_tool import DuplicateToolNameError
+
+    with pytest.raises(DuplicateToolNameError, match=r"two tools named 'lookup': lookup_a .* and lookup_b"):
+
+        class Twice:
+            @function_tool(name="lookup")
+            async def lookup_a(self) -> str:
+                return "a"
+
+            @function_tool(name="lookup")
+            async def lookup_b(self) -> str:
+                return "b"
+
+    with pytest.raises(DuplicateToolNameError, match="two tools named 'weather'"):
+
+        class Redefined:
+            @function_tool
+            async def weather(self) -> str:
+                return "first"
+
+            @function_tool
+            async def weather(self) -> str:  # noqa: F811 - the mistake under test
+                return "second"
+
+
+def test_an_unsupported_type_hint_names_the_tool_and_the_parameter() -> None:
+    with pytest.raises(TypeError, match=r"tool 'send': parameter 'sock' has an unsupported type hint"):
+
+        @function_tool
+        async def send(text: str, sock: Socket) -> str:
+            return text

@@ -92,3 +92,31 @@ def test_console_reports_a_failing_prewarm(tmp_path: Path, capsys: pytest.Captur
 
     assert _console_with_prewarm(tmp_path, prewarm, entrypoint) == 1
     assert "console: prewarm failed: ValueError: model file missing" in capsys.readouterr().out
+
+
+def test_console_whose_entrypoint_never_connects_says_so(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    async def entrypoint(ctx: JobContext) -> None:
+        pass  # forgot ctx.connect() and the session
+
+    write_wav(tmp_path / "in.wav", AudioFrame.silence(0.1, 16000))
+    code = run_console(
+        WorkerOptions(entrypoint=entrypoint),
+        ConsoleOptions(input_wav=str(tmp_path / "in.wav"), output_wav=str(tmp_path / "out.wav")),
+    )
+    out = capsys.readouterr().out
+    assert code == 1
+    assert "returned without calling ctx.connect() or starting a session" in out
+    assert "agent voice written" not in out and not (tmp_path / "out.wav").exists()
+
+
+def test_console_with_a_bad_log_level_is_a_configuration_error(capsys: pytest.CaptureFixture[str]) -> None:
+    from livekitex_agent import cli
+
+    async def entrypoint(ctx: JobContext) -> None:
+        raise AssertionError("must not run")
+
+    code = cli.main(["console", "--log-level", "LOUD"], WorkerOptions(entrypoint=entrypoint))
+    assert code == 2
+    assert "configuration error: --log-level='LOUD' is not one of DEBUG" in capsys.readouterr().err

@@ -144,9 +144,11 @@ async def test_full_worker_declines_and_reports_full(server: FakeAgentServer, st
     assert (await server.offer(make_job("J4"))).available
 
 
-async def test_crashing_entrypoint_reports_failed(server: FakeAgentServer, start_worker: Any) -> None:
+async def failed_job_error(server: FakeAgentServer, start_worker: Any, message: str) -> tuple[Worker, str]:
+    """Run one job whose entrypoint raises ``RuntimeError(message)``; the error the server got."""
+
     async def entry(ctx: JobContext) -> None:
-        raise RuntimeError("kaboom")
+        raise RuntimeError(message)
 
     worker = await start_worker(entry)
     await worker.wait_registered(TIMEOUT)
@@ -154,7 +156,12 @@ async def test_crashing_entrypoint_reports_failed(server: FakeAgentServer, start
     assert (await server.offer(job)).available
     await server.assign(job)
     failed = (await server.next("update_job", job_id="J1", status=pa.JS_FAILED)).update_job
-    assert failed.error == "RuntimeError: kaboom"
+    return worker, failed.error
+
+
+async def test_crashing_entrypoint_reports_failed(server: FakeAgentServer, start_worker: Any) -> None:
+    worker, error = await failed_job_error(server, start_worker, "kaboom")
+    assert error == "RuntimeError: kaboom"
     assert worker.health_problem() == ""  # the worker itself is fine
 
 
@@ -219,6 +226,30 @@ async def test_drain_reports_full_declines_and_waits_for_jobs(
     assert await asyncio.wait_for(drain, TIMEOUT) is True
 
 
+async def test_declines_at_the_load_threshold_not_at_full_capacity(
+    server: FakeAgentServer, start_worker: Any
+) -> None:
+    worker = await start_worker(wait_forever, max_jobs=4, load_threshold=0.5)
+    await worker.wait_registered(TIMEOUT)
+    await server.next("update_worker", status=pa.WS_AVAILABLE)
+    for n, job_id in enumerate(("J1", "J2"), start=1):
+        assert (await server.offer(make_job(job_id))).available
+        await server.assign(make_job(job_id))
+        await server.next("update_job", job_id=job_id, status=pa.JS_RUNNING)
+        if n == 1:  # load 0.25 < 0.5
+            assert (await server.next("update_worker", job_count=1)).update_worker.status == pa.WS_AVAILABLE
+    status = (await server.next("update_worker", job_count=2)).update_worker
+    assert (status.status, status.load) == (pa.WS_FULL, 0.5)  # 2 of 4 jobs: at the threshold, full
+    assert not (await server.offer(make_job("J3"))).available
+    assert worker.manager.job_count == 2
+
+
+async def test_a_failure_text_sent_to_the_server_is_redacted(server: FakeAgentServer, start_worker: Any) -> None:
+    message = f"could not sign with {SECRET} (key sk-proj-abcdefgh12345678)"
+    _, error = await failed_job_error(server, start_worker, message)
+    assert error == "RuntimeError: could not sign with *** (key ***)"
+
+
 async def test_periodic_status_carries_load_and_job_count(server: FakeAgentServer, start_worker: Any) -> None:
     worker = await start_worker(wait_forever, max_jobs=4, status_interval=0.05)
     await worker.wait_registered(TIMEOUT)
@@ -228,7 +259,7 @@ async def test_periodic_status_carries_load_and_job_count(server: FakeAgentServe
     await server.next("update_job", job_id="J1", status=pa.JS_RUNNING)
     for _ in range(3):  # repeated without any event
         status = (await server.next("update_worker", job_count=1)).update_worker
-        assert status.status == pa.WS_AVAILABLE and status.load >= 0.25
+        assert status.status == pa.WS_AVAILABLE and status.load == 0.25  # 1 job of 4, no CPU load
 
 
 async def test_rejected_credentials_are_logged_without_secrets(

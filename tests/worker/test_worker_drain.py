@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import signal
 import subprocess
@@ -21,6 +22,7 @@ from livekitex_agent.testing.livekit_server import LiveKitServer, free_port
 pytestmark = pytest.mark.livekit
 APP = Path(__file__).with_name("worker_app.py")
 TIMEOUT = 30.0
+TEST_KEY = "sk-proj-TESTkey0123456789abcdef"
 
 
 class WorkerProcess:
@@ -37,6 +39,7 @@ class WorkerProcess:
             "LIVEKITEX_AGENT_NAME": self.agent_name,
             "LIVEKITEX_NUM_IDLE_PROCESSES": "1",
             "TEST_OUT_DIR": str(out),
+            "TEST_KEY": TEST_KEY,
         }
         self.proc = subprocess.Popen(
             [sys.executable, str(APP), "start", "--http-host", "127.0.0.1", "--http-port", str(self.port)],
@@ -74,12 +77,14 @@ async def get(http: aiohttp.ClientSession, url: str) -> tuple[int, str]:
         return 0, ""
 
 
-async def start_job(wp: WorkerProcess, livekit_server: LiveKitServer, http: aiohttp.ClientSession) -> str:
+async def start_job(
+    wp: WorkerProcess, livekit_server: LiveKitServer, http: aiohttp.ClientSession, prefix: str = "room"
+) -> str:
     async def healthy() -> bool:
         return (await get(http, wp.url("/")))[0] == 200
 
     await eventually_async(healthy, TIMEOUT)
-    room = f"room-{uuid.uuid4().hex[:8]}"
+    room = f"{prefix}-{uuid.uuid4().hex[:8]}"
     async with api.LiveKitAPI(
         livekit_server.http_url, livekit_server.api_key, livekit_server.api_secret
     ) as lk:
@@ -161,3 +166,28 @@ async def test_second_signal_exits_at_once(
     code = await asyncio.to_thread(wp.proc.wait, TIMEOUT)
     assert code == 1, wp.logs()
     assert not (wp.out / f"{room}.finished").exists()  # the job did not get to finish
+
+
+async def test_start_mode_writes_one_redacted_json_object_per_line(
+    worker_process: WorkerProcess, livekit_server: LiveKitServer
+) -> None:
+    """A real worker run: an app's multi-line log and a failing job's traceback, each one JSON line."""
+    wp = worker_process
+    async with aiohttp.ClientSession() as http:
+        await start_job(wp, livekit_server, http, prefix="fail")
+        await eventually(lambda: "entrypoint failed" in wp.logs(), TIMEOUT)
+    wp.proc.send_signal(signal.SIGTERM)
+    assert wp.proc.wait(timeout=TIMEOUT) == 0
+    wp.log.flush()
+    lines = (wp.out / "worker.log").read_text().splitlines()
+    entries = [json.loads(line) for line in lines]  # every line, or this fails naming the line
+    assert all(isinstance(e, dict) and {"t", "level", "logger", "msg"} <= e.keys() for e in entries)
+    app_line = next(e for e in entries if e["logger"] == "worker_app")
+    assert app_line["msg"] == 'two lines,\nthe second with "quotes" and the key ***'
+    failure = next(e for e in entries if "entrypoint failed" in e["msg"])
+    assert "Traceback" in failure["exc"] and "RuntimeError: the tool failed with key ***" in failure["exc"]
+    assert TEST_KEY not in "\n".join(lines)
+    # the dev server's 6-byte secret: said once, at start, in our words; PyJWT's warning never
+    weak = [e for e in entries if "LIVEKIT_API_SECRET is 6 bytes long" in e["msg"]]
+    assert len(weak) == 1 and weak[0]["level"] == "WARNING"
+    assert not any("InsecureKeyLength" in line for line in lines)

@@ -23,6 +23,7 @@ from livekitex_agent.worker import (
     WorkerOptions,
     observe_turn_metrics,
 )
+from livekitex_agent.worker.tokens import sign
 
 pytestmark = pytest.mark.livekit
 TIMEOUT = 20.0
@@ -121,11 +122,10 @@ async def test_explicit_dispatch_by_agent_name(
     await lk.agent_dispatch.create_dispatch(
         api.CreateAgentDispatchRequest(agent_name=name, room=room, metadata="hi")
     )
-    token = (
+    token = sign(
         api.AccessToken(livekit_server.api_key, livekit_server.api_secret)
         .with_identity("caller")
         .with_grants(api.VideoGrants(room_join=True, room=room))
-        .to_jwt()
     )
     caller = rtc.Room()
     await caller.connect(livekit_server.url, token)

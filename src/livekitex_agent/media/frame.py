@@ -14,12 +14,17 @@ class AudioFrame:
     """A chunk of interleaved 16-bit PCM audio.
 
     ``data`` is a 1-D ``int16`` array of ``samples_per_channel * num_channels`` values.
-    Frames are treated as immutable once created; share them freely.
+    Frames are treated as immutable once created; share them freely. ``captured_at`` is the
+    event-loop time (``loop.time()``) at which the frame's last sample arrived from its source, when
+    the source knows (the room input does): latency is measured from it, so audio that waited in a
+    queue counts as waiting.
     """
 
-    __slots__ = ("data", "sample_rate", "num_channels")
+    __slots__ = ("data", "sample_rate", "num_channels", "captured_at")
 
-    def __init__(self, data: Int16Array, sample_rate: int, num_channels: int = 1) -> None:
+    def __init__(
+        self, data: Int16Array, sample_rate: int, num_channels: int = 1, *, captured_at: float | None = None
+    ) -> None:
         if sample_rate <= 0:
             raise ValueError(f"sample_rate must be positive, got {sample_rate!r}")
         if num_channels <= 0:
@@ -33,6 +38,7 @@ class AudioFrame:
         self.data = data
         self.sample_rate = sample_rate
         self.num_channels = num_channels
+        self.captured_at = captured_at
 
     @classmethod
     def from_bytes(

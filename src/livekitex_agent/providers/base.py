@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Protocol, TypeVar
 
 from ..errors import ProviderError, ProviderTimeoutError
+from ..validation import check_int, check_number
 
 logger = logging.getLogger("livekitex_agent.providers")
 
@@ -27,12 +28,11 @@ class RetryPolicy:
     timeout: float | None = 15.0  # per attempt, until the first output arrives
 
     def __post_init__(self) -> None:
-        if self.max_retries < 0:
-            raise ValueError(f"max_retries must be >= 0, got {self.max_retries!r}")
-        if self.base_delay < 0 or self.max_delay < 0:
-            raise ValueError(f"retry delays must be >= 0, got {self.base_delay!r}/{self.max_delay!r}")
-        if self.timeout is not None and self.timeout <= 0:
-            raise ValueError(f"timeout must be positive or None, got {self.timeout!r}")
+        check_int("RetryPolicy.max_retries", self.max_retries)
+        check_number("RetryPolicy.base_delay", self.base_delay)
+        check_number("RetryPolicy.max_delay", self.max_delay)
+        check_number("RetryPolicy.jitter", self.jitter, maximum=1.0)
+        check_number("RetryPolicy.timeout", self.timeout, exclusive=True, allow_none=True)
 
     def delay(self, attempt: int, rng: random.Random | None = None) -> float:
         """The wait before retry number ``attempt`` (1-based)."""

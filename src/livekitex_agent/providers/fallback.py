@@ -31,6 +31,7 @@ from ..log import redact
 from ..media.frame import AudioFrame, combine_frames
 from ..media.resample import Resampler, resample
 from ..tools.function_tool import FunctionTool
+from ..validation import check_int, check_number
 from .base import Provider
 from .llm import LLM, ChatChunk, GeneratorLLMStream, LLMStream, ToolChoice
 from .stt import STT, SpeechEvent
@@ -66,17 +67,11 @@ class FallbackOptions:
     max_recovery_probes: int = 60  # per outage; afterwards it is only retried when all others fail
 
     def __post_init__(self) -> None:
-        if self.attempt_timeout is not None and self.attempt_timeout <= 0:
-            raise ConfigError(f"attempt_timeout must be positive or None, got {self.attempt_timeout!r}")
-        if self.retries_per_provider < 0:
-            raise ConfigError(f"retries_per_provider must be >= 0, got {self.retries_per_provider!r}")
-        if self.recovery_interval <= 0 or self.probe_timeout <= 0:
-            raise ConfigError(
-                f"recovery_interval and probe_timeout must be positive, "
-                f"got {self.recovery_interval!r}/{self.probe_timeout!r}"
-            )
-        if self.max_recovery_probes < 0:
-            raise ConfigError(f"max_recovery_probes must be >= 0, got {self.max_recovery_probes!r}")
+        check_number("FallbackOptions.attempt_timeout", self.attempt_timeout, exclusive=True, allow_none=True)
+        check_int("FallbackOptions.retries_per_provider", self.retries_per_provider)
+        check_number("FallbackOptions.recovery_interval", self.recovery_interval, exclusive=True)
+        check_number("FallbackOptions.probe_timeout", self.probe_timeout, exclusive=True)
+        check_int("FallbackOptions.max_recovery_probes", self.max_recovery_probes)
 
 
 class _Stream(Protocol[T_co]):  # what LLMStream and TTSStream have in common
@@ -122,6 +117,7 @@ class _Fallback(EventEmitter[FallbackEventName], Generic[P]):
         raise NotImplementedError
 
     def _candidates(self) -> list[int]:
+        self._closed = False  # in use again (closing is not the end: see AgentSession's provider rule)
         available = [i for i, ok in enumerate(self._available) if ok]
         return available or list(range(len(self.providers)))
 

@@ -60,6 +60,7 @@ from ..errors import ConfigError, ProviderError
 from ..media.frame import AudioFrame
 from ..metrics import UsageMetrics
 from ..tools.function_tool import FunctionTool
+from ..validation import check_int
 from .base import Provider
 
 T = TypeVar("T")
@@ -107,9 +108,7 @@ class TurnDetection:
         if self.threshold is not None and not 0.0 <= self.threshold <= 1.0:
             raise ConfigError(f"turn_detection.threshold must be within 0..1, got {self.threshold!r}")
         for name in ("prefix_padding_ms", "silence_duration_ms", "idle_timeout_ms"):
-            value = getattr(self, name)
-            if value is not None and value < 0:
-                raise ConfigError(f"turn_detection.{name} must be >= 0, got {value!r}")
+            check_int(f"turn_detection.{name}", getattr(self, name), allow_none=True)
         if self.eagerness not in (None, "low", "medium", "high", "auto"):
             raise ConfigError(f"turn_detection.eagerness must be low/medium/high/auto, got {self.eagerness!r}")
 
@@ -133,8 +132,7 @@ class RealtimeOptions:
             raise ConfigError(f"modalities must be a non-empty subset of ('text', 'audio'), got {self.modalities!r}")
         if self.temperature is not None and not 0.0 <= self.temperature <= 2.0:
             raise ConfigError(f"temperature must be within 0..2, got {self.temperature!r}")
-        if self.max_output_tokens is not None and self.max_output_tokens <= 0:
-            raise ConfigError(f"max_output_tokens must be positive, got {self.max_output_tokens!r}")
+        check_int("max_output_tokens", self.max_output_tokens, minimum=1, allow_none=True)
 
 
 class AsyncChannel(Generic[T]):

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from ..media.frame import AudioFrame
+from ..validation import check_number
 from .base import Provider
 
 
@@ -49,12 +50,10 @@ class VADOptions:
     max_buffered_speech: float = 60.0  # a segment longer than this many seconds is cut
 
     def __post_init__(self) -> None:
+        check_number("activation_threshold", self.activation_threshold, maximum=1.0)
         for name in ("min_speech_duration", "min_silence_duration", "prefix_padding_duration"):
-            value = getattr(self, name)
-            if value < 0:
-                raise ValueError(f"{name} must be >= 0, got {value!r}")
-        if self.max_buffered_speech <= 0:
-            raise ValueError(f"max_buffered_speech must be positive, got {self.max_buffered_speech!r}")
+            check_number(name, getattr(self, name))
+        check_number("max_buffered_speech", self.max_buffered_speech, exclusive=True)
 
 
 class VADStream(ABC):

@@ -10,7 +10,7 @@ from typing import Any, Literal
 
 from ..agent import Agent
 from ..chat import ChatContext, ChatItem, ChatMessage
-from ..errors import ConfigError, ProviderError
+from ..errors import AudioInputError, ConfigError, ProviderError
 from ..events import (
     AgentState,
     AgentStateChangedEvent,
@@ -27,6 +27,7 @@ from ..events import (
     UserStateChangedEvent,
 )
 from ..hooks import notify_session_started
+from ..media.frame import AudioFrame
 from ..media.io import SessionIO
 from ..metrics import AgentMetrics, TurnMetrics, UsageMetrics, UsageSummary
 from ..providers.llm import LLM
@@ -34,10 +35,12 @@ from ..providers.realtime import RealtimeModel
 from ..providers.stt import STT
 from ..providers.tts import TTS
 from ..providers.vad import VAD
+from .audio_pump import InputLagMeter, pump_audio
 from .fallback import EngineSwitch
 from .generation import ReplyGeneration, TurnTiming
 from .listening import PipelineListener
-from .options import SessionOptions
+from .options import SessionOptions, check_session_arguments
+from .provider_lease import ProviderLease
 from .room_io import make_room_io
 from .run_result import RunResult
 from .speech import SpeechHandle, SpeechSource
@@ -92,6 +95,16 @@ class AgentSession(EventEmitter[EventName]):
         if unknown:
             raise ConfigError(f"unknown AgentSession option(s): {', '.join(sorted(unknown))}")
         self.options = replace(base, **option_overrides) if option_overrides else base
+        check_session_arguments(
+            providers={
+                "vad": (vad, VAD), "stt": (stt, STT), "llm": (llm, LLM), "tts": (tts, TTS),
+                "realtime": (realtime, RealtimeModel),
+            },
+            realtime_connect_timeout=realtime_connect_timeout,
+            realtime_reconnect_grace=realtime_reconnect_grace,
+            realtime_recovery_interval=realtime_recovery_interval,
+            flags={"fallback_recovery": fallback_recovery, "close_on_input_end": close_on_input_end},
+        )
         self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
         self.realtime = realtime
         self._fallback_recovery = fallback_recovery
@@ -123,6 +136,8 @@ class AgentSession(EventEmitter[EventName]):
         self._started = False
         self._closing: asyncio.Task[None] | None = None
         self._closed = asyncio.Event()
+        self._input_meter: InputLagMeter | None = None
+        self._providers = ProviderLease()  # closed with the session unless another one uses them
 
     # -- public state -----------------------------------------------------------------------------
     @property
@@ -184,6 +199,7 @@ class AgentSession(EventEmitter[EventName]):
         )
         self._agent = agent
         agent._attach(self)
+        self._providers.hold(self.vad, self.stt, self.llm, self.tts, agent.vad, agent.stt, agent.llm, agent.tts)
         self.history.set_instructions(agent.instructions)
         self._timers = SessionTimers(self, self.options)
         self._spawn(self._speeches.run(), "speech-scheduler")
@@ -228,18 +244,30 @@ class AgentSession(EventEmitter[EventName]):
 
     async def _read_input(self) -> None:
         assert self._io is not None and self._io.audio_input is not None
-        switch = self._switch
-        async for frame in self._io.audio_input:
-            if switch is not None and switch.push_audio(frame):
-                continue
-            if self._listener is not None:
-                self._listener.push_audio(frame)
+        self._input_meter = InputLagMeter(self._io.audio_input)
+        try:
+            await pump_audio(
+                self._io.audio_input,
+                self._push_frame,
+                report=lambda e: self._report_error(e, source="audio-input", recoverable=True),
+                meter=self._input_meter,
+            )
+        except AudioInputError as e:  # deaf: say so and close rather than stay open
+            self._report_error(e, source="audio-input", recoverable=False)
+            return
         if self._listener is not None:
             self._listener.end_input()
         logger.debug("audio input ended")
         if self.close_on_input_end:
             await self._wait_until_quiet()
             self._request_close(CloseReason.INPUT_ENDED)
+
+    def _push_frame(self, frame: AudioFrame) -> None:
+        switch = self._switch
+        if switch is not None and switch.push_audio(frame):
+            return
+        if self._listener is not None:
+            self._listener.push_audio(frame)
 
     async def _wait_until_quiet(self) -> None:
         # the last words still go through endpointing, STT and a reply before the session ends
@@ -289,6 +317,7 @@ class AgentSession(EventEmitter[EventName]):
                 logger.exception("%s.on_exit failed", type(self._agent).__name__)
         if self._io is not None:
             await self._io.aclose()
+        await self._providers.release()
         if self._agent_sm.state is not AgentState.CLOSED:
             self._set_agent_state(AgentState.CLOSED)
         self._emit("close", CloseEvent(reason=reason, error=error))
@@ -373,6 +402,7 @@ class AgentSession(EventEmitter[EventName]):
             old._detach()
         self._agent = agent
         agent._attach(self)
+        self._providers.hold(agent.vad, agent.stt, agent.llm, agent.tts)
         self.history.set_instructions(agent.instructions)
         if self._switch is not None and self._switch.engine is not None:
             await self._switch.engine.load_agent(agent)
@@ -478,6 +508,8 @@ class AgentSession(EventEmitter[EventName]):
         self._emit_metrics(usage)
 
     def _emit_metrics(self, metrics: AgentMetrics) -> None:
+        if isinstance(metrics, TurnMetrics) and self._input_meter is not None:
+            metrics.input_lag, metrics.input_dropped = self._input_meter.take()
         self._emit("metrics_collected", MetricsCollectedEvent(metrics=metrics))
         if isinstance(metrics, TurnMetrics):
             logger.debug("turn metrics: %s", metrics)

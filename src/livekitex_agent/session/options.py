@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ..errors import ConfigError
+from ..validation import check_bool, check_instance, check_int, check_number
 
 
 @dataclass(frozen=True)
@@ -32,32 +34,44 @@ class SessionOptions:
     stt_streaming: bool = True
 
     def __post_init__(self) -> None:
-        def positive(name: str, allow_zero: bool = True, allow_none: bool = False) -> None:
-            value = getattr(self, name)
-            if value is None and allow_none:
-                return
-            if not isinstance(value, (int, float)) or isinstance(value, bool):
-                raise ConfigError(f"{name} must be a number, got {value!r}")
-            if value < 0 or (value == 0 and not allow_zero):
-                raise ConfigError(f"{name} must be {'>= 0' if allow_zero else '> 0'}, got {value!r}")
-
-        positive("min_interruption_duration")
-        positive("false_interruption_timeout", allow_none=True)
-        positive("min_endpointing_delay")
-        positive("max_endpointing_delay")
-        positive("user_away_timeout", allow_zero=False, allow_none=True)
-        positive("max_session_duration", allow_zero=False, allow_none=True)
-        positive("idle_timeout", allow_zero=False, allow_none=True)
+        check_bool("allow_interruptions", self.allow_interruptions)
+        check_number("min_interruption_duration", self.min_interruption_duration)
+        check_number("false_interruption_timeout", self.false_interruption_timeout, allow_none=True)
+        check_number("min_endpointing_delay", self.min_endpointing_delay)
+        check_number("max_endpointing_delay", self.max_endpointing_delay)
+        check_number("user_away_timeout", self.user_away_timeout, exclusive=True, allow_none=True)
+        check_number("max_session_duration", self.max_session_duration, exclusive=True, allow_none=True)
+        check_number("idle_timeout", self.idle_timeout, exclusive=True, allow_none=True)
         if self.max_endpointing_delay < self.min_endpointing_delay:
             raise ConfigError(
                 f"max_endpointing_delay ({self.max_endpointing_delay!r}) must be >= "
                 f"min_endpointing_delay ({self.min_endpointing_delay!r})"
             )
-        if not isinstance(self.max_tool_steps, int) or self.max_tool_steps < 0:
-            raise ConfigError(f"max_tool_steps must be an integer >= 0, got {self.max_tool_steps!r}")
-        if not isinstance(self.stt_streaming, bool):
-            raise ConfigError(f"stt_streaming must be True or False, got {self.stt_streaming!r}")
-        if self.max_history_items is not None and self.max_history_items < 2:
-            raise ConfigError(f"max_history_items must be >= 2 or None, got {self.max_history_items!r}")
-        if self.max_history_tokens is not None and self.max_history_tokens < 16:
-            raise ConfigError(f"max_history_tokens must be >= 16 or None, got {self.max_history_tokens!r}")
+        check_int("max_tool_steps", self.max_tool_steps)
+        check_bool("stt_streaming", self.stt_streaming)
+        check_int("max_history_items", self.max_history_items, minimum=2, allow_none=True)
+        check_int("max_history_tokens", self.max_history_tokens, minimum=16, allow_none=True)
+
+
+def check_session_arguments(
+    *,
+    providers: dict[str, tuple[Any, type]],
+    realtime_connect_timeout: Any,
+    realtime_reconnect_grace: Any,
+    realtime_recovery_interval: Any,
+    flags: dict[str, Any],
+) -> None:
+    """Validate ``AgentSession``'s own arguments (its options are a :class:`SessionOptions`)."""
+    for name, (value, kind) in providers.items():
+        check_instance(name, value, kind)
+    check_number("realtime_connect_timeout", realtime_connect_timeout, exclusive=True)
+    check_number("realtime_reconnect_grace", realtime_reconnect_grace, allow_none=True)
+    interval = realtime_recovery_interval
+    if not isinstance(interval, tuple) or len(interval) != 2:
+        raise ConfigError(
+            f"realtime_recovery_interval={interval!r} must be a (first, max) pair of seconds"
+        )
+    check_number("realtime_recovery_interval[0]", interval[0], exclusive=True)
+    check_number("realtime_recovery_interval[1]", interval[1], minimum=interval[0])
+    for name, value in flags.items():
+        check_bool(name, value)

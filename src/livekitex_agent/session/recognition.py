@@ -76,6 +76,7 @@ class AudioRecognition:
         self._timer: asyncio.TimerHandle | None = None
         self._deadline: asyncio.TimerHandle | None = None
         self._silence_ok = False
+        self._captured_at: float | None = None  # arrival time of the latest frame, if its source said
         self._closed = False
 
     @property
@@ -89,6 +90,8 @@ class AudioRecognition:
     def push_audio(self, frame: AudioFrame) -> None:
         if self._closed:
             return
+        if frame.captured_at is not None:
+            self._captured_at = frame.captured_at
         resampled = self._resampler.push(frame)
         if resampled is None:
             return
@@ -120,8 +123,10 @@ class AudioRecognition:
                 self._open_segment(event)
         elif event.type is VADEventType.END_OF_SPEECH:
             self._speaking = False
-            # input is paced in real time, so audio-time silence is wall-time silence
-            self._speech_end = self._loop.time() - event.silence_duration
+            # the silence ended with the frame just pushed: count back from when that frame arrived
+            # (not from now: audio that queued on a busy worker must not shorten the latency)
+            arrived = self._captured_at if self._captured_at is not None else self._loop.time()
+            self._speech_end = arrived - event.silence_duration
             self._hooks.speech_ended()
             segment, self._segment = self._segment, None
             if segment is not None:  # (the rest of this frame is silence after the segment)

@@ -141,16 +141,18 @@ class ToolExecutor:
             logger.warning("%s", e)
             return self._error(call, str(e), exception=e)
         ctx = self._make_context(call)
+        deadline = asyncio.timeout(tool.timeout)  # timeout=None: no deadline
         try:
-            if tool.timeout is None:
+            async with deadline:
                 value = await tool.invoke(args, ctx)
-            else:
-                async with asyncio.timeout(tool.timeout):
-                    value = await tool.invoke(args, ctx)
         except ToolError as e:
             logger.info("tool %r returned an error: %s", call.name, e)
             return self._error(call, str(e), exception=e)
         except TimeoutError as e:
+            if not deadline.expired() or tool.timeout is None:
+                # the tool's own TimeoutError (an HTTP call it made, say) is its failure, not our limit
+                logger.exception("tool %r failed", call.name)
+                return self._error(call, GENERIC_ERROR.format(name=call.name), exception=e)
             logger.warning("tool %r timed out after %ss", call.name, tool.timeout)
             return self._error(
                 call, f"The tool {call.name!r} timed out after {tool.timeout:g} seconds.", exception=e

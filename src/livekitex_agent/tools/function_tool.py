@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 import json
+import sys
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar, overload
 
 import pydantic
 
 from ..errors import LivekitexError
+from ..validation import check_bool, check_number
 from .context import RunContext
 from .schema import build_arguments_model, parameters_schema
 
@@ -43,8 +45,8 @@ class FunctionTool:
         self.name = name or fn.__name__
         if not self.name.replace("_", "").replace("-", "").isalnum():
             raise ValueError(f"tool name must be letters, digits, '_' or '-', got {self.name!r}")
-        if timeout is not None and timeout <= 0:
-            raise ValueError(f"tool {self.name!r}: timeout must be positive or None, got {timeout!r}")
+        check_number(f"tool {self.name!r} timeout", timeout, exclusive=True, allow_none=True)
+        check_bool(f"tool {self.name!r} cancellable", cancellable)
         params = list(inspect.signature(fn).parameters)
         self._is_method = _is_method if _is_method is not None else bool(params and params[0] == "self")
         model, context_param, doc_description = build_arguments_model(
@@ -172,11 +174,36 @@ def function_tool(
     """
 
     def wrap(f: Callable[..., Any]) -> FunctionTool:
-        return FunctionTool(f, name=name, description=description, timeout=timeout, cancellable=cancellable)
+        tool = FunctionTool(f, name=name, description=description, timeout=timeout, cancellable=cancellable)
+        _refuse_duplicate_in_class_body(tool, sys._getframe(1))
+        return tool
 
     if fn is not None:
         return wrap(fn)
     return wrap
+
+
+def _refuse_duplicate_in_class_body(tool: FunctionTool, frame: Any) -> None:
+    """In a class body, a second tool with the same name would silently replace the first: refuse it."""
+    owner = tool.fn.__qualname__.rpartition(".")[0]
+    for _ in range(3):  # the decorator's caller, possibly through @function_tool(...)
+        if frame is None:
+            return
+        namespace = frame.f_locals
+        if namespace.get("__qualname__") == owner and "__module__" in namespace:
+            for attr, value in namespace.items():
+                if isinstance(value, FunctionTool) and value.name == tool.name:
+                    raise DuplicateToolNameError(
+                        f"class {owner} declares two tools named {tool.name!r}: "
+                        f"{value.fn.__name__} (attribute {attr!r}) and {tool.fn.__name__}; "
+                        "give one another name (@function_tool(name=...))"
+                    )
+            return
+        frame = frame.f_back
+
+
+class DuplicateToolNameError(LivekitexError, ValueError):
+    """Two tools of one class have the same name (the LLM could only ever call one of them)."""
 
 
 ToolFunction = Callable[..., Awaitable[Any]]

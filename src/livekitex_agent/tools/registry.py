@@ -88,8 +88,15 @@ def find_tools(source: Any) -> list[FunctionTool]:
         return found
     cls = source if inspect.isclass(source) else type(source)
     for klass in reversed(cls.__mro__):
+        own: dict[str, str] = {}
         for attr, value in vars(klass).items():
             if isinstance(value, FunctionTool):
+                if value.name in own:
+                    raise DuplicateToolError(
+                        f"class {klass.__qualname__} has two tools named {value.name!r}: "
+                        f"attributes {own[value.name]!r} and {attr!r}"
+                    )
+                own[value.name] = attr
                 tool = getattr(source, attr)
                 if tool.name in seen:  # an override in a subclass replaces the base's tool
                     found = [t for t in found if t.name != tool.name]

@@ -120,6 +120,15 @@ def build_arguments_model(
             described = doc and not _annotated_has_description(annotation)
             field_info = pydantic.Field(default=default, description=doc) if described else pydantic.Field(default=default)
         fields[p.name] = (annotation, field_info)
+    for param, (annotation, _) in fields.items():
+        try:  # a type pydantic cannot describe must name the tool and the parameter, not just the type
+            pydantic.TypeAdapter(annotation).json_schema()
+        except Exception as e:
+            raise TypeError(
+                f"tool {name!r}: parameter {param!r} has an unsupported type hint {annotation!r} "
+                f"(use JSON-like types: str, int, float, bool, list, dict, Literal, Enum, pydantic models): "
+                f"{type(e).__name__}"
+            ) from e
     model_name = "".join(part.capitalize() for part in re.split(r"[^0-9a-zA-Z]+", name) if part) or "Tool"
     model = pydantic.create_model(
         f"{model_name}Args", __config__=pydantic.ConfigDict(extra="forbid"), **fields

@@ -22,7 +22,7 @@ from livekit.protocol import models as pm
 from ..errors import ConfigError
 from ..media.io import SessionIO
 from ..rooms.console import ConsoleIO, DeviceConsoleIO
-from .job import JobContext, JobInfo, JobProcess, run_job
+from .job import NOT_CONNECTED_REASON, JobContext, JobInfo, JobProcess, run_job
 from .options import WorkerOptions
 from .proc_child import _prewarm
 from .protocol import JS_SUCCESS
@@ -155,6 +155,15 @@ def run_console(options: WorkerOptions, opts: ConsoleOptions) -> int:
             await io.aclose()  # the session closed it already unless the entrypoint never started one
             with contextlib.suppress(NotImplementedError, RuntimeError):
                 loop.remove_signal_handler(signal.SIGINT)
+        if outcome.reason == NOT_CONNECTED_REASON and not ctx._sessions:
+            path = _written_path(io)
+            if path is not None:
+                path.unlink(missing_ok=True)  # an empty file would look like a silent agent
+            print(
+                "console: the entrypoint returned without calling ctx.connect() or starting a session: "
+                "the agent never listened (nothing was recorded)"
+            )
+            return 1
         if opts.input_wav is not None or opts.output_wav:
             print(f"agent voice written to {_written_path(io)}")
         if outcome.status != JS_SUCCESS:

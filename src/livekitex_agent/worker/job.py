@@ -214,6 +214,9 @@ class JobContext:
         self.shutdown("room disconnected")
 
 
+NOT_CONNECTED_REASON = "entrypoint returned without connecting"
+
+
 async def run_job(
     ctx: JobContext,
     entrypoint: Callable[[JobContext], Awaitable[None]],
@@ -237,7 +240,7 @@ async def run_job(
         if entry.done():
             error = _entry_error(ctx, entry)
             if not error and not ctx._connected and not ctx.is_shutting_down:
-                ctx.shutdown("entrypoint returned without connecting")
+                ctx.shutdown(NOT_CONNECTED_REASON)
             elif not error:
                 await waiter  # connected: the job lasts until the room is left or shutdown()
         if error:

@@ -87,6 +87,7 @@ class WorkerManager:
             shutdown_timeout=options.shutdown_timeout,
             log_level=settings.log_level,
             json_logs=json_logs,
+            secrets=(settings.api_secret,),
         )
         self._host_cb = HostCallbacks(
             self._host_running, self._host_ended, self._cb.on_metrics, self._host_gone

@@ -60,6 +60,18 @@ class WorkerMetrics:
             buckets=_LATENCY_BUCKETS,
             registry=r,
         )
+        self.input_lag = Histogram(
+            "livekitex_audio_input_lag_seconds",
+            "Per turn, the longest user audio waited between arriving and being processed",
+            ["engine"],
+            buckets=_LATENCY_BUCKETS,
+            registry=r,
+        )
+        self.input_dropped = Counter(
+            "livekitex_audio_input_dropped_seconds",
+            "User audio dropped by the input because it was not processed in time",
+            registry=r,
+        )
         self.turns = Counter(
             "livekitex_turns",
             "Agent turns completed, by engine and interruption",
@@ -77,6 +89,10 @@ class WorkerMetrics:
             if value is not None and value >= 0:
                 self.turn_latency.labels(stage=stage, engine=m.engine).observe(value)
         self.turns.labels(engine=m.engine, interrupted=str(m.interrupted).lower()).inc()
+        if m.input_lag is not None:
+            self.input_lag.labels(engine=m.engine).observe(max(0.0, m.input_lag))
+        if m.input_dropped > 0:
+            self.input_dropped.inc(m.input_dropped)
 
     def render(self) -> bytes:
         return generate_latest(self.registry)

@@ -10,6 +10,8 @@ from livekit.protocol import agent as pa
 
 from .. import __version__
 from ..config import WorkerSettings, load_worker_settings
+from ..errors import ConfigError
+from ..validation import check_async_callable, check_choice, check_number
 from .protocol import AcceptArgs, ParticipantPermissions
 
 if TYPE_CHECKING:
@@ -75,6 +77,29 @@ class WorkerOptions:
     request_timeout: float = 5.0  # for request_fnc
     max_retry_delay: float = 10.0  # reconnect backoff cap
     log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR or CRITICAL (`dev` defaults to DEBUG)
+
+    def __post_init__(self) -> None:
+        # deployment values (URL, jobs, load, ...) are checked with the environment by resolve();
+        # what only code can set is checked here, so a mistake fails at start and not per job
+        check_async_callable("WorkerOptions.entrypoint", self.entrypoint)
+        check_async_callable("WorkerOptions.request_fnc", self.request_fnc, allow_none=True)
+        if self.prewarm_fnc is not None and not callable(self.prewarm_fnc):
+            raise ConfigError(f"WorkerOptions.prewarm_fnc={self.prewarm_fnc!r} must be a function")
+        if self.load_fnc is not None and not callable(self.load_fnc):
+            raise ConfigError(f"WorkerOptions.load_fnc={self.load_fnc!r} must be a function")
+        check_choice("WorkerOptions.executor", self.executor, ("process", "inprocess"))
+        check_choice("WorkerOptions.start_method", self.start_method, ("forkserver", "spawn"))
+        for name in (
+            "shutdown_timeout",
+            "initialize_process_timeout",
+            "ping_interval",
+            "ping_timeout",
+            "status_interval",
+            "assignment_timeout",
+            "request_timeout",
+            "max_retry_delay",
+        ):
+            check_number(f"WorkerOptions.{name}", getattr(self, name), exclusive=True, unit=" seconds")
 
     def settings_defaults(self) -> dict[str, Any]:
         """The values this object gives to :func:`load_worker_settings` (env and flags override them)."""

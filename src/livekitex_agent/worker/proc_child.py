@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from livekit.protocol import agent as pa
 
-from ..log import configure_logging, redact
+from ..log import configure_logging, install_redaction, redact
 from ..metrics import TurnMetrics
 from . import ipc
 from .job import JobInfo, JobOutcome, JobProcess, import_room_io
@@ -36,6 +36,7 @@ class ProcessInit:
     shutdown_timeout: float
     log_level: str
     json_logs: bool = False
+    secrets: tuple[str, ...] = ()  # redacted from this process's logs (e.g. a secret given in code)
 
 
 def process_main(sock: socket.socket, init: ProcessInit) -> None:
@@ -43,6 +44,7 @@ def process_main(sock: socket.socket, init: ProcessInit) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
     signal.signal(signal.SIGTERM, signal.SIG_IGN)
     configure_logging(init.log_level, json=init.json_logs)
+    install_redaction(init.secrets)
     asyncio.run(_Runtime(sock, init).run())
 
 

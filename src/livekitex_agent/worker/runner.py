@@ -21,7 +21,7 @@ from .job import JobContext, JobInfo, JobOutcome, JobProcess, run_job
 from .options import WorkerOptions
 from .proc_child import _prewarm
 from .protocol import AcceptArgs
-from .tokens import agent_room_token
+from .tokens import agent_room_token, check_secret_strength
 from .worker import Worker
 
 logger = logging.getLogger("livekitex_agent.worker")
@@ -29,6 +29,7 @@ logger = logging.getLogger("livekitex_agent.worker")
 
 async def run_worker(options: WorkerOptions, settings: WorkerSettings, *, json_logs: bool = False) -> int:
     """Run until SIGTERM/SIGINT, then drain for up to ``settings.drain_timeout``; returns the exit code."""
+    check_secret_strength(settings.api_secret)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
     worker = Worker(options, settings, json_logs=json_logs)
@@ -76,6 +77,7 @@ async def run_in_room(
     ``participant_identity`` becomes the job's participant (the person the agent serves).
     The job ends like any other: room left, ``ctx.shutdown()``, or the entrypoint failing.
     """
+    check_secret_strength(settings.api_secret)
     job_id = "SJ_" + secrets.token_hex(6)
     identity = agent_identity or f"agent-{job_id}"
     job = pa.Job(id=job_id, type=pa.JT_ROOM, room=models.Room(name=room), agent_name=settings.agent_name)

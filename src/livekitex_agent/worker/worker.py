@@ -382,7 +382,9 @@ class Worker:
         self._accepted.pop(job_id, None)
         status = proto.status_name(outcome.status)
         self.metrics.jobs.labels(outcome=status).inc()
-        self._send_update(proto.update_job(job_id, outcome.status, outcome.error))
+        # the failure text leaves this machine: redact it here, whichever process wrote it
+        error = redact(outcome.error, [self.settings.api_secret])
+        self._send_update(proto.update_job(job_id, outcome.status, error))
         # a failure was logged (with its traceback) where it happened
         logger.info("job %s ended: %s (%s)", job_id, status, outcome.reason or "done")
         self._send_status()

@@ -3,6 +3,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
+from typing import Any
 
 import numpy as np
 import pytest
@@ -98,19 +99,30 @@ async def test_decoding_runs_off_the_event_loop_and_concurrently(
     assert ticks.count >= 5  # the loop kept running while the decoders worked
 
 
-async def test_cancel_returns_the_decoder_and_the_next_call_works() -> None:
+async def test_cancel_returns_the_decoder_and_the_next_call_works(monkeypatch: pytest.MonkeyPatch) -> None:
     stt = PocketSphinxSTT(max_decoders=1)
     stt.prewarm()
+    decoding, released = threading.Event(), threading.Event()
+    real_decode, real_release = PocketSphinxSTT._decode, PocketSphinxSTT._release
+
+    def decode(self: PocketSphinxSTT, *args: Any) -> Any:
+        decoding.set()
+        return real_decode(self, *args)
+
+    def release(self: PocketSphinxSTT, decoder: Any, keep: bool) -> None:
+        real_release(self, decoder, keep)
+        released.set()
+
+    monkeypatch.setattr(PocketSphinxSTT, "_decode", decode)
+    monkeypatch.setattr(PocketSphinxSTT, "_release", release)
     clip = espeak_clip("the quick brown fox jumps over the lazy dog and runs far away into the forest")
     task = asyncio.create_task(stt.recognize([clip]))
-    await asyncio.sleep(0.05)
+    assert await asyncio.to_thread(decoding.wait, 10), "the decoder never started"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
         await task
-    for _ in range(200):  # the worker thread notices within one 20 ms piece
-        if len(stt._idle) == 1:
-            break
-        await asyncio.sleep(0.01)
+    # the worker thread notices within one 20 ms piece and hands the decoder back
+    assert await asyncio.to_thread(released.wait, 10), "the decoder was never released"
     assert len(stt._idle) == 1
     assert (await stt.recognize([espeak_clip("play some jazz music")])).text
     await stt.aclose()
@@ -145,3 +157,23 @@ def test_comfort_noise_is_deterministic_and_quiet() -> None:
     added = one.astype(np.float64) - clip.data
     ratio_db = 10 * np.log10(np.mean(added**2) / np.mean(clip.data.astype(np.float64) ** 2))
     assert -32.0 < ratio_db < -28.0  # ~30 dB under the speech: masks digital silence only
+
+
+async def test_an_stt_built_per_call_reuses_the_decoder_an_earlier_call_left(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The README's entrypoint builds its providers per call: only the first call loads a decoder."""
+    built: list[object] = []
+    real_init = sphinx_module._Decoder.__init__
+
+    def counting_init(self: Any, *args: Any) -> None:
+        built.append(self)
+        real_init(self, *args)
+
+    monkeypatch.setattr(sphinx_module._Decoder, "__init__", counting_init)
+    phrases = ["open the door", "close the window please"]  # a grammar no other test uses
+    for _ in range(3):  # three calls, one after the other, each with its own STT
+        stt = PocketSphinxSTT(phrases=phrases)
+        assert (await stt.recognize([espeak_clip("open the door")])).text == "open the door"
+        await stt.aclose()  # what the session does when the call ends
+    assert len(built) == 1

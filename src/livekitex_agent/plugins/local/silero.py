@@ -13,6 +13,7 @@ from ...errors import ConfigError
 from ...media.frame import AudioFrame
 from ...providers.segmenter import SpeechSegmenter, WindowBuffer
 from ...providers.vad import VAD, VADEvent, VADOptions, VADStream
+from ...validation import check_int
 from ._deps import require
 from ._gate import LevelGate
 from ._silero_onnx import SharedModelUnavailable, SharedSileroModel, shared_model
@@ -68,8 +69,7 @@ class SileroVAD(VAD):
             raise ConfigError(
                 f"SileroVAD activation_threshold must be in (0, 1], got {activation_threshold!r}"
             )
-        if max_idle_models < 0:
-            raise ConfigError(f"SileroVAD max_idle_models must be >= 0, got {max_idle_models!r}")
+        check_int("SileroVAD max_idle_models", max_idle_models)
         self.sample_rate = sample_rate
         try:
             self.options = VADOptions(

@@ -17,6 +17,7 @@ from ...errors import ConfigError, ErrorCategory, ProviderError
 from ...media.frame import AudioFrame, combine_frames
 from ...media.resample import resample
 from ...providers.stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
+from ...validation import check_int, check_number
 from ._deps import require
 from .sphinx_decoder import SAMPLE_RATE, _Cancelled, _Decoder, decoding_error
 from .sphinx_grammar import PhraseGrammar
@@ -92,8 +93,8 @@ class PocketSphinxSTT(STT):
         streaming: bool = False,
     ) -> None:
         self._ps: Any = require("pocketsphinx", "pocketsphinx", "PocketSphinxSTT")
-        if max_decoders < 1:
-            raise ConfigError(f"PocketSphinxSTT max_decoders must be >= 1, got {max_decoders!r}")
+        check_int("PocketSphinxSTT max_decoders", max_decoders, minimum=1)
+        check_number("PocketSphinxSTT min_level_dbfs", min_level_dbfs, minimum=None)
         if not math.isfinite(phrase_margin):
             raise ConfigError(f"PocketSphinxSTT phrase_margin must be a finite number, got {phrase_margin!r}")
         if stream_final not in ("exact", "live"):
@@ -159,11 +160,13 @@ class PocketSphinxSTT(STT):
             )
 
     async def aclose(self) -> None:
+        """Stop the worker threads; idle decoders go to the process's pool for the next instance."""
         executor, self._executor = self._executor, None
         if executor is not None:
             executor.shutdown(wait=False, cancel_futures=True)
         with self._lock:
-            self._idle.clear()
+            idle, self._idle[:] = list(self._idle), []
+        _POOL.give(self.grammar, idle)
 
     # -- worker thread ---------------------------------------------------------------------------
     def _get_executor(self) -> ThreadPoolExecutor:
@@ -191,6 +194,8 @@ class PocketSphinxSTT(STT):
         try:
             with self._lock:
                 decoder = self._idle.pop() if self._idle else None
+            if decoder is None:
+                decoder = _POOL.take(self.grammar)  # one a closed instance left: no load per call
             return decoder if decoder is not None else _Decoder(self._ps, self.grammar)
         except BaseException:
             self._slots.release()
@@ -261,6 +266,34 @@ def _prepare(frames: Sequence[AudioFrame]) -> AudioFrame:
     if len(rates) > 1:
         frames = [resample(f, SAMPLE_RATE) for f in frames]
     return resample(combine_frames(frames), SAMPLE_RATE)
+
+
+class _DecoderPool:
+    """Idle decoders of the whole process, by grammar: a decoder takes ~0.3-0.7 s (under the GIL) and
+    tens of MB to load, so an STT built per call reuses the ones earlier calls' STTs left behind."""
+
+    MAX_IDLE = 4  # per grammar
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._idle: dict[tuple[str, ...] | None, list[_Decoder]] = {}
+
+    @staticmethod
+    def _key(grammar: PhraseGrammar | None) -> tuple[str, ...] | None:
+        return None if grammar is None else grammar.phrases
+
+    def take(self, grammar: PhraseGrammar | None) -> _Decoder | None:
+        with self._lock:
+            idle = self._idle.get(self._key(grammar))
+            return idle.pop() if idle else None
+
+    def give(self, grammar: PhraseGrammar | None, decoders: list[_Decoder]) -> None:
+        with self._lock:
+            idle = self._idle.setdefault(self._key(grammar), [])
+            idle.extend(decoders[: max(0, self.MAX_IDLE - len(idle))])
+
+
+_POOL = _DecoderPool()
 
 
 def _event(text: str, confidence: float, duration: float) -> SpeechEvent:

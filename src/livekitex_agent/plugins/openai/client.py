@@ -18,6 +18,7 @@ import aiohttp
 
 from ...errors import ConfigError, ErrorCategory, ProviderError, ProviderTimeoutError
 from ...log import redact
+from ...validation import check_number
 
 API_KEY_ENV = "OPENAI_API_KEY"  # the OpenAI providers' API key when none is given in code
 BASE_URL_ENV = "OPENAI_BASE_URL"  # their API base URL (a proxy, a compatible server); default: api.openai.com
@@ -183,6 +184,8 @@ class OpenAIHTTPClient:
         connect_timeout: float = 10.0,
         read_timeout: float = 30.0,
     ) -> None:
+        check_number(f"{provider} connect_timeout", connect_timeout, exclusive=True)
+        check_number(f"{provider} read_timeout", read_timeout, exclusive=True)
         self.provider = provider
         self._api_key = resolve_api_key(api_key)
         self.base_url = resolve_base_url(base_url)

@@ -14,6 +14,7 @@ from ...providers import llm
 from ...providers.base import RetryPolicy, with_retries
 from ...providers.llm import ChatChunk, GeneratorLLMStream, LLMStream, ToolChoice
 from ...tools.function_tool import FunctionTool
+from ...validation import check_int, check_number
 from .chat_format import ChatStreamParser, to_messages, to_tool_choice, to_tools
 from .client import OpenAIHTTPClient, error_from_exception
 from .sse import SSEDecoder
@@ -56,10 +57,8 @@ class LLM(llm.LLM):
             raise ConfigError(f"openai.LLM: model must be a non-empty string, got {model!r}")
         if temperature is not None and not 0.0 <= temperature <= 2.0:
             raise ConfigError(f"openai.LLM: temperature must be between 0 and 2, got {temperature!r}")
-        if max_completion_tokens is not None and max_completion_tokens <= 0:
-            raise ConfigError(
-                f"openai.LLM: max_completion_tokens must be positive, got {max_completion_tokens!r}"
-            )
+        check_int("openai.LLM max_completion_tokens", max_completion_tokens, minimum=1, allow_none=True)
+        check_number("openai.LLM read_timeout", read_timeout, exclusive=True)
         self.options = LLMOptions(model, temperature, parallel_tool_calls, max_completion_tokens)
         if retry_policy is not None:
             self.retry_policy = retry_policy

@@ -35,6 +35,7 @@ from ...providers.stt import (
     STTStream,
     iterate_events,
 )
+from ...validation import check_number
 from .client import configured_base_url, resolve_api_key
 from .realtime.audio import AudioChunker
 from .realtime.client_events import audio_append, audio_commit, dumps, session_update
@@ -148,8 +149,8 @@ class RealtimeSTT(STT):
     ) -> None:
         if not model:
             raise ConfigError(f"RealtimeSTT model must be a model name, got {model!r}")
-        if connect_timeout <= 0:
-            raise ConfigError(f"connect_timeout must be positive, got {connect_timeout!r}")
+        check_number("RealtimeSTT connect_timeout", connect_timeout, exclusive=True)
+        check_number("RealtimeSTT heartbeat", heartbeat, exclusive=True, allow_none=True)
         self.model = model
         self.language = language
         self.prompt = prompt

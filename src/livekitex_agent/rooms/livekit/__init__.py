@@ -7,6 +7,7 @@ Importing this package registers :class:`LiveKitRoomIO` as the room I/O factory,
 from ...session.room_io import register_room_io_factory
 from .audio_input import RoomAudioInput
 from .audio_output import RoomAudioOutput
+from .chat_input import ChatLimits
 from .conventions import (
     ATTR_AGENT_STATE,
     ATTR_SEGMENT_ID,
@@ -25,6 +26,7 @@ __all__ = [
     "ATTR_SEGMENT_ID",
     "ATTR_TRANSCRIBED_TRACK_ID",
     "ATTR_TRANSCRIPTION_FINAL",
+    "ChatLimits",
     "LiveKitRoomIO",
     "RoomAudioInput",
     "RoomAudioOutput",

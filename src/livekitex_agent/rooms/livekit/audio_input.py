@@ -52,6 +52,7 @@ class RoomAudioInput(AudioInput):
         self._tasks = TaskOwner()
         self._resampler: Resampler | None = None
         self._dropped = 0.0
+        self._error: Exception | None = None  # the track's stream failed
 
     @property
     def track_sid(self) -> str | None:
@@ -72,6 +73,7 @@ class RoomAudioInput(AudioInput):
             track, sample_rate=self.sample_rate, num_channels=1, frame_size_ms=self._frame_ms
         )
         self._track_sid = track_sid
+        self._error = None  # a new track: recovered, if the old one had failed unnoticed
         self._pump = self._tasks.spawn(self._run(stream), name=f"room-audio-input:{track_sid}")
         logger.debug("audio input attached to track %s", track_sid)
 
@@ -92,6 +94,8 @@ class RoomAudioInput(AudioInput):
                 frame = self._frames.popleft()
                 self._buffered -= frame.duration
                 yield frame
+            if self._error is not None:
+                raise self._error
             if self._closed:
                 return
             self._ready.clear()
@@ -107,9 +111,20 @@ class RoomAudioInput(AudioInput):
 
     # -- internals ------------------------------------------------------------------------------
     async def _run(self, stream: rtc.AudioStream) -> None:
+        bad = 0
         try:
             async for event in stream:
-                self._push(event.frame)
+                try:
+                    self._push(event.frame)
+                    bad = 0
+                except Exception as e:  # one odd frame must not end the input
+                    bad += 1
+                    if bad == 1:
+                        logger.warning("skipping an audio frame the input cannot use: %r", e)
+        except Exception as e:  # the SDK's stream failed: the session must hear of it, not go deaf
+            logger.error("audio input from track %s failed: %r", self._track_sid, e)
+            self._error = e
+            self._ready.set()
         finally:
             # the stream's own task ends once the SDK confirms the close; never wait on it forever
             with contextlib.suppress(Exception, asyncio.CancelledError):
@@ -133,6 +148,7 @@ class RoomAudioInput(AudioInput):
             if resampled is None:
                 return
             frame = resampled
+        frame.captured_at = asyncio.get_running_loop().time()  # arrival: latency counts from here
         self._frames.append(frame)
         self._buffered += frame.duration
         while self._buffered > self._max_buffered and len(self._frames) > 1:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import datetime
-import inspect
 import logging
 from collections.abc import Callable
 from typing import Any
@@ -14,15 +13,16 @@ from livekit import rtc
 from ...errors import ConfigError
 from ...events import AgentState, AgentStateChangedEvent, CloseReason, UserInputTranscribedEvent
 from ...media.io import SessionIO
+from ...validation import check_bool, check_number
 from ._tasks import TaskOwner
 from .audio_input import RoomAudioInput
 from .audio_output import RoomAudioOutput
+from .chat_input import ChatInput, ChatLimits
 from .conventions import ATTR_AGENT_STATE, TOPIC_CHAT, select_participant
 from .transcription import RoomTextOutput, UserTranscriptForwarder
 
 logger = logging.getLogger("livekitex_agent.rooms.livekit")
 
-MAX_CHAT_CHARS = 8192
 _NEVER = datetime.datetime.max.replace(tzinfo=datetime.UTC)
 _RECONNECT_SETTLE_TIMEOUT = 30.0
 
@@ -44,7 +44,8 @@ class LiveKitRoomIO(SessionIO):
       tracks and reconnects;
     - output: the agent's voice as a published microphone track, paced in real time;
     - text: the agent's words and the user's transcripts on ``lk.transcription``, chat messages on
-      ``lk.chat`` become ``session.generate_reply(user_input=...)``, and the participant attribute
+      ``lk.chat`` become ``session.generate_reply(user_input=...)`` (bounded and in arrival order, a
+      burst answered in one turn: see :class:`ChatLimits`), and the participant attribute
       ``lk.agent.state`` follows the session's agent state.
 
     When the linked participant leaves, the input waits; if they are not back (same identity) within
@@ -63,9 +64,11 @@ class LiveKitRoomIO(SessionIO):
         disconnect_grace: float = 3.0,
         text_input: bool = True,
         track_name: str = "agent-voice",
+        chat_limits: ChatLimits | None = None,
     ) -> None:
-        if disconnect_grace < 0:
-            raise ConfigError(f"disconnect_grace must be >= 0 seconds, got {disconnect_grace!r}")
+        check_number("disconnect_grace", disconnect_grace, unit=" seconds")
+        check_bool("close_on_disconnect", close_on_disconnect)
+        check_bool("text_input", text_input)
         for name, rate in (
             ("input_sample_rate", input_sample_rate),
             ("output_sample_rate", output_sample_rate),
@@ -93,7 +96,7 @@ class LiveKitRoomIO(SessionIO):
         self._close_task: asyncio.Task[None] | None = None
         self._room_settled = asyncio.Event()
         self._room_settled.set()
-        self._chat_lock = asyncio.Lock()
+        self._chat = ChatInput(self._chat_reply, limits=chat_limits)
         self._chat_registered = False
         self._state_wanted: str | None = None
         self._state_sent: str | None = None
@@ -185,6 +188,7 @@ class LiveKitRoomIO(SessionIO):
             self.room.unregister_text_stream_handler(TOPIC_CHAT)
             self._chat_registered = False
         await self._tasks.cancel_all(keep=(self._close_task,))
+        await self._chat.aclose()
         await self._text.aclose()
         await self._user_transcripts.aclose()
         await self._input.aclose()
@@ -328,35 +332,16 @@ class LiveKitRoomIO(SessionIO):
 
     # -- text input -----------------------------------------------------------------------------
     def _on_chat_stream(self, reader: rtc.TextStreamReader, participant_identity: str) -> None:
-        if self._closed:
-            reader.close()
+        if self._closed or (self._linked is not None and participant_identity != self._linked):
+            if not self._closed:
+                logger.debug("ignoring a chat message from %s (linked: %s)", participant_identity, self._linked)
+            reader.close()  # never read: nothing of it is held
             return
-        self._tasks.spawn(self._handle_chat(reader, participant_identity), name="lk-chat-message")
+        self._chat.on_stream(reader, participant_identity)
 
-    async def _handle_chat(self, reader: rtc.TextStreamReader, sender: str) -> None:
-        try:
-            text = await reader.read_all()
-        finally:
-            reader.close()
-        if self._linked is not None and sender != self._linked:
-            logger.debug("ignoring a chat message from %s (linked participant is %s)", sender, self._linked)
-            return
-        text = text.strip()
-        if not text:
-            return
-        if len(text) > MAX_CHAT_CHARS:
-            logger.warning(
-                "ignoring a chat message of %d characters from %s (limit %d)",
-                len(text),
-                sender,
-                MAX_CHAT_CHARS,
-            )
-            return
-        async with self._chat_lock:  # replies are requested in the order the messages arrived
-            logger.debug("chat message from %s: %d characters", sender, len(text))
-            handle = self._session.generate_reply(user_input=text)
-            if inspect.isawaitable(handle):  # some sessions schedule the reply in a coroutine
-                await handle
+    def _chat_reply(self, text: str) -> Any:
+        logger.debug("chat message: %d characters", len(text))
+        return self._session.generate_reply(user_input=text)
 
     # -- session events -------------------------------------------------------------------------
     def _on_agent_state_changed(self, event: AgentStateChangedEvent) -> None:

@@ -46,4 +46,5 @@ if [ "${LIVEKITEX_SKIP_SERVER:-0}" != "1" ]; then
 fi
 # --- documentation checks: chromium and mermaid-cli (tests/docs/test_mermaid.py) ---------------------
 scripts/install-docs-tools.sh
+scripts/install-playground.sh  # the playground's livekit-client bundle, and chromium for its tests
 say "ready"

@@ -163,3 +163,34 @@ def test_connect_runs_one_job_in_the_room(livekit_server: LiveKitServer, server_
     )
     assert code == 0
     assert joined == [(room, "cli-agent", "caller-1")]
+
+
+@pytest.mark.parametrize(("flags", "served"), [([], True), (["--no-playground"], False)])
+def test_dev_serves_the_playground_unless_told_not_to(
+    server_env: None, monkeypatch: pytest.MonkeyPatch, flags: list[str], served: bool
+) -> None:
+    import livekitex_agent.worker as worker_pkg
+
+    seen: list[bool] = []
+
+    async def fake_run_worker(options: Any, settings: Any, *, playground: bool = False) -> int:
+        seen.append(playground)
+        return 0
+
+    monkeypatch.setattr(worker_pkg, "run_worker", fake_run_worker)
+    monkeypatch.setenv("LIVEKITEX_AGENT_DATA", "")  # so that monkeypatch restores it, the command sets it
+    monkeypatch.delenv("LIVEKITEX_AGENT_DATA")
+    assert cli.main(["dev", "--no-reload", "--http-port", "0", *flags], OPTIONS) == 0
+    assert seen == [served]
+    # the page's latency and tool panels: the agent sends them in dev mode
+    assert os.environ.get("LIVEKITEX_AGENT_DATA") == ("1" if served else None)
+
+
+def test_playground_command_needs_no_agent_and_names_bad_values(
+    server_env: None, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    assert cli.main(["playground", "--host", "0.0.0.0", "--port", "0"]) == 2
+    assert "--host='0.0.0.0'" in capsys.readouterr().err
+    monkeypatch.delenv("LIVEKIT_API_SECRET")
+    assert cli.main(["playground", "--port", "0"]) == 2
+    assert "LIVEKIT_API_SECRET" in capsys.readouterr().err

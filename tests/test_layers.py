@@ -15,9 +15,10 @@ ALLOWED: dict[str, set[str]] = {
     "agent": {"base", "providers", "agent"},
     "session": {"base", "providers", "agent", "session"},
     "rooms": {"base", "providers", "agent", "session", "rooms"},
-    "worker": {"base", "providers", "agent", "session", "rooms", "worker"},
+    "playground": {"base", "playground"},  # the browser page and its token endpoint
+    "worker": {"base", "providers", "agent", "session", "rooms", "playground", "worker"},
     "testing": {"base", "providers", "plugins", "agent", "session", "rooms", "testing"},
-    "top": {"base", "providers", "plugins", "agent", "session", "rooms", "worker", "testing", "top"},
+    "top": {"base", "providers", "plugins", "agent", "session", "rooms", "playground", "worker", "testing", "top"},
 }
 
 
@@ -25,7 +26,7 @@ def layer_of(parts: tuple[str, ...]) -> str:
     head = parts[0] if parts else "__init__"
     if head in BASE:
         return "base"
-    if head in ("providers", "plugins", "agent", "session", "rooms", "worker", "testing"):
+    if head in ("providers", "plugins", "agent", "session", "rooms", "playground", "worker", "testing"):
         return head
     return "top"  # cli, demo, __main__
 

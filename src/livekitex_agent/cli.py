@@ -1,4 +1,5 @@
-"""Command line: ``python agent.py start|dev|connect|console`` via :func:`run_app`.
+"""Command line: ``python agent.py start|dev|connect|console`` via :func:`run_app`, and
+``python -m livekitex_agent playground`` (the browser page for any running worker).
 
 Subcommands live in a registry (:func:`register_subcommand`) so other parts (e.g. ``demo``) can
 add theirs. Flags override environment variables, which override the values in ``WorkerOptions``.
@@ -30,6 +31,7 @@ logger = logging.getLogger("livekitex_agent.cli")
 Handler = Callable[[argparse.Namespace, "WorkerOptions | None"], int]
 EXTENSION_MODULES = ("livekitex_agent.demo",)  # imported if present; they call register_subcommand
 DEV_CHILD_ENV = "LIVEKITEX_DEV_CHILD"  # internal: "1" in the worker process `dev` restarts on code changes
+AGENT_DATA_ENV = "LIVEKITEX_AGENT_DATA"  # rooms.livekit.dev_data: latency and tool calls for the page
 
 
 @dataclass(frozen=True)
@@ -124,6 +126,11 @@ def _configure_dev(p: argparse.ArgumentParser) -> None:
     _add_worker_flags(p)
     p.add_argument("--no-reload", action="store_true", help="do not restart on code changes")
     p.add_argument("--watch", action="append", default=None, help="directory to watch (default: the cwd)")
+    p.add_argument(
+        "--no-playground",
+        action="store_true",
+        help="do not serve the browser playground (default: at http://<http-host>:<http-port>/playground/)",
+    )
 
 
 def _dev(args: argparse.Namespace, options: WorkerOptions | None) -> int:
@@ -131,10 +138,12 @@ def _dev(args: argparse.Namespace, options: WorkerOptions | None) -> int:
 
     assert options is not None
     settings = resolve_settings(args, options, log_level="DEBUG", drain_timeout=1.0, num_idle_processes=0)
+    if not args.no_playground:  # the page shows each turn's latency and the tool calls
+        os.environ.setdefault(AGENT_DATA_ENV, "1")
     if not args.no_reload and os.environ.get(DEV_CHILD_ENV) != "1":
         return _run_with_reload(args.watch or [os.getcwd()])
     configure_logging(settings.log_level)
-    return asyncio.run(run_worker(options, settings))
+    return asyncio.run(run_worker(options, settings, playground=not args.no_playground))
 
 
 def _run_with_reload(paths: list[str]) -> int:
@@ -258,6 +267,52 @@ def run_console(
     return impl(options, opts)
 
 
+def _configure_playground(p: argparse.ArgumentParser) -> None:
+    p.description = (
+        "Serve the browser playground for any worker registered with a LiveKit server: the page mints "
+        "its room tokens with this API key (development only; it listens on loopback)."
+    )
+    for flag in ("--url", "--api-key", "--api-secret", "--agent-name", "--log-level"):
+        p.add_argument(flag, dest=_WORKER_FLAGS[flag], default=None, metavar=_WORKER_FLAGS[flag].upper())
+    p.add_argument("--host", default="127.0.0.1", help="loopback address to listen on (default 127.0.0.1)")
+    p.add_argument("--port", type=int, default=8082, help="port to listen on (default 8082; 0 = any free)")
+
+
+def _playground(args: argparse.Namespace, options: WorkerOptions | None) -> int:
+    from .config import load_worker_settings
+    from .playground import PlaygroundConfig, PlaygroundServer, bundle_missing_message
+    from .playground.routes import BUNDLE
+    from .worker.tokens import check_secret_strength
+
+    names = ("url", "api_key", "api_secret", "agent_name", "log_level")
+    settings = load_worker_settings(
+        options.settings_defaults() if options is not None else None,
+        overrides={n: getattr(args, n) for n in names},
+        override_sources={f: flag for flag, f in _WORKER_FLAGS.items()},
+    )
+    configure_logging(settings.log_level)
+    check_secret_strength(settings.api_secret)
+    config = PlaygroundConfig(settings.ws_url, settings.api_key, settings.api_secret, settings.agent_name)
+    server = PlaygroundServer(config, args.host, args.port)
+
+    async def serve() -> None:
+        await server.start()
+        print(f"playground: open {server.url} to talk to agents on {settings.ws_url}", flush=True)
+        if not BUNDLE.is_file():
+            print(f"playground: {bundle_missing_message()}", end="", file=sys.stderr)
+        try:
+            await asyncio.Event().wait()  # until Ctrl-C
+        finally:
+            await server.aclose()
+
+    try:
+        asyncio.run(serve())
+    except OSError as e:
+        print(f"playground: cannot listen on {args.host}:{args.port}: {e}", file=sys.stderr)
+        return 1
+    return 0
+
+
 register_subcommand("start", "run the worker in production (JSON logs)", _start, _add_worker_flags)
 register_subcommand(
     "dev",
@@ -277,6 +332,13 @@ register_subcommand(
     _console,
     _configure_console,
     needs_app=lambda args: not args.list_devices,  # listing the sound devices needs no agent
+)
+register_subcommand(
+    "playground",
+    "serve the browser playground for a running worker (development)",
+    _playground,
+    _configure_playground,
+    needs_app=False,
 )
 
 

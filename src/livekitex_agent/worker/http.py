@@ -1,36 +1,73 @@
-"""The worker's HTTP endpoints: ``GET /`` health, ``GET /worker`` status JSON, ``GET /metrics`` Prometheus."""
+"""The worker's HTTP endpoints: ``GET /`` health, ``GET /worker`` status JSON, ``GET /metrics`` Prometheus.
+
+In ``dev`` mode it also serves the browser playground and its dev-only token endpoint under
+``/playground/`` (loopback only; never in ``start`` mode).
+"""
 
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from aiohttp import web
 
 from .. import __version__
-from .metrics import CONTENT_TYPE
-
-if TYPE_CHECKING:
-    from .worker import Worker
+from ..config import WorkerSettings
+from ..playground import PLAYGROUND_PATH, PlaygroundConfig, add_playground_routes, is_loopback_host
+from .manager import WorkerManager
+from .metrics import CONTENT_TYPE, WorkerMetrics
+from .options import WorkerOptions
 
 logger = logging.getLogger("livekitex_agent.worker.http")
 
 
-class WorkerHttpServer:
-    """Serves one worker's health, status and metrics (``port=0`` picks a free port)."""
+class ServedWorker(Protocol):
+    """What the HTTP endpoints read from the worker (the :class:`~.worker.Worker` provides it)."""
 
-    def __init__(self, worker: Worker, host: str, port: int) -> None:
+    @property
+    def worker_id(self) -> str: ...
+    @property
+    def agent_name(self) -> str: ...
+    @property
+    def connected(self) -> bool: ...
+    @property
+    def draining(self) -> bool: ...
+    @property
+    def options(self) -> WorkerOptions: ...
+    @property
+    def settings(self) -> WorkerSettings: ...
+    @property
+    def manager(self) -> WorkerManager: ...
+    @property
+    def metrics(self) -> WorkerMetrics: ...
+    def health_problem(self) -> str: ...
+
+
+class WorkerHttpServer:
+    """Serves one worker's health, status and metrics (``port=0`` picks a free port).
+
+    With ``playground=True`` (``dev`` mode) and a loopback ``host`` it also serves the playground page
+    and mints room tokens for it with the worker's key; :attr:`playground_url` is then its address.
+    """
+
+    def __init__(self, worker: ServedWorker, host: str, port: int, *, playground: bool = False) -> None:
         self._worker = worker
         self._host = host
         self._port = port
+        self._playground = playground
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.playground_url: str | None = None
 
     async def start(self) -> None:
-        app = web.Application()
+        app = web.Application(client_max_size=64 * 1024)
         app.router.add_get("/", self._health)
         app.router.add_get("/worker", self._status)
         app.router.add_get("/metrics", self._metrics)
+        playground = self._playground and self._playground_allowed()
+        if playground:
+            s = self._worker.settings
+            add_playground_routes(app, PlaygroundConfig(s.ws_url, s.api_key, s.api_secret, s.agent_name))
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
         site = web.TCPSite(self._runner, self._host, self._port)
@@ -38,6 +75,20 @@ class WorkerHttpServer:
         addresses = self._runner.addresses
         self.port = int(addresses[0][1]) if addresses else self._port
         logger.info("worker HTTP on http://%s:%s (/ health, /worker, /metrics)", self._host, self.port)
+        if playground:
+            host = f"[{self._host}]" if ":" in self._host else self._host
+            self.playground_url = f"http://{host}:{self.port}{PLAYGROUND_PATH}"
+            logger.info("playground: open %s to talk to the agent", self.playground_url)
+
+    def _playground_allowed(self) -> bool:
+        if is_loopback_host(self._host):
+            return True
+        logger.warning(
+            "playground off: the worker's HTTP server listens on %s, and the playground's token "
+            "endpoint only runs on a loopback address (--http-host 127.0.0.1)",
+            self._host,
+        )
+        return False
 
     async def aclose(self) -> None:
         if self._runner is not None:
@@ -62,7 +113,7 @@ class WorkerHttpServer:
         return web.Response(body=w.metrics.render(), headers={"Content-Type": CONTENT_TYPE})
 
 
-def worker_status(worker: Worker) -> dict[str, Any]:
+def worker_status(worker: ServedWorker) -> dict[str, Any]:
     """What ``GET /worker`` returns."""
     manager = worker.manager
     jobs = []

@@ -27,12 +27,17 @@ from .worker import Worker
 logger = logging.getLogger("livekitex_agent.worker")
 
 
-async def run_worker(options: WorkerOptions, settings: WorkerSettings, *, json_logs: bool = False) -> int:
-    """Run until SIGTERM/SIGINT, then drain for up to ``settings.drain_timeout``; returns the exit code."""
+async def run_worker(
+    options: WorkerOptions, settings: WorkerSettings, *, json_logs: bool = False, playground: bool = False
+) -> int:
+    """Run until SIGTERM/SIGINT, then drain for up to ``settings.drain_timeout``; returns the exit code.
+
+    ``playground``: serve the browser playground on the HTTP server and print its address (dev mode).
+    """
     check_secret_strength(settings.api_secret)
     loop = asyncio.get_running_loop()
     stop = asyncio.Event()
-    worker = Worker(options, settings, json_logs=json_logs)
+    worker = Worker(options, settings, json_logs=json_logs, playground=playground)
     signals_seen = 0
 
     def on_signal(signum: int) -> None:
@@ -55,6 +60,8 @@ async def run_worker(options: WorkerOptions, settings: WorkerSettings, *, json_l
         except (OSError, ProcessStartError) as e:  # port in use, prewarm failing...
             logger.error("the worker cannot start: %s", redact(str(e)))
             return 1
+        if worker.playground_url:
+            print(f"playground: open {worker.playground_url} to talk to your agent", flush=True)
         await stop.wait()
         await worker.drain(settings.drain_timeout)
     finally:

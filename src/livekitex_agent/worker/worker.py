@@ -39,7 +39,12 @@ class Worker:
     """One registered agent worker; use ``async with Worker(options) as w`` or start()/aclose()."""
 
     def __init__(
-        self, options: WorkerOptions, settings: WorkerSettings | None = None, *, json_logs: bool = False
+        self,
+        options: WorkerOptions,
+        settings: WorkerSettings | None = None,
+        *,
+        json_logs: bool = False,
+        playground: bool = False,  # serve the browser playground and its token endpoint (dev mode)
     ) -> None:
         self._opts = options
         self.settings = settings or options.resolve()
@@ -51,7 +56,9 @@ class Worker:
             ManagerCallbacks(self._job_running, self._job_ended, lambda _id, m: self.metrics.observe_turn(m)),
             json_logs=json_logs,
         )
-        self._http = WorkerHttpServer(self, self.settings.http_host, self.settings.http_port)
+        self._http = WorkerHttpServer(
+            self, self.settings.http_host, self.settings.http_port, playground=playground
+        )
         self._ws: aiohttp.ClientWebSocketResponse | None = None
         self._session: aiohttp.ClientSession | None = None
         self._conn_task: asyncio.Task[None] | None = None
@@ -90,6 +97,11 @@ class Worker:
     @property
     def http_port(self) -> int | None:
         return self._http.port
+
+    @property
+    def playground_url(self) -> str | None:
+        """The playground page's address when this worker serves it (dev mode), else ``None``."""
+        return self._http.playground_url
 
     @property
     def agent_name(self) -> str:

@@ -13,6 +13,8 @@ from .conventions import (
     ATTR_SEGMENT_ID,
     ATTR_TRANSCRIBED_TRACK_ID,
     ATTR_TRANSCRIPTION_FINAL,
+    TOPIC_AGENT_METRICS,
+    TOPIC_AGENT_TOOLS,
     TOPIC_CHAT,
     TOPIC_TRANSCRIPTION,
 )
@@ -31,6 +33,8 @@ __all__ = [
     "RoomAudioInput",
     "RoomAudioOutput",
     "RoomTextOutput",
+    "TOPIC_AGENT_METRICS",
+    "TOPIC_AGENT_TOOLS",
     "TOPIC_CHAT",
     "TOPIC_TRANSCRIPTION",
 ]

@@ -20,6 +20,9 @@ ATTR_TRANSCRIBED_TRACK_ID = "lk.transcribed_track_id"
 ATTR_SEGMENT_ID = "lk.segment_id"
 ATTR_TRANSCRIPTION_FINAL = "lk.transcription_final"
 ATTR_AGENT_STATE = "lk.agent.state"
+# dev data (off unless enabled; see dev_data.py): per-turn latency and tool calls, JSON data packets
+TOPIC_AGENT_METRICS = "lk.agent.metrics"
+TOPIC_AGENT_TOOLS = "lk.agent.tools"
 
 # Participants whose microphone an agent may listen to: people (browsers, apps), phone callers
 # and connectors/bridges that carry a person's audio. Never other agents, egress or ingress.

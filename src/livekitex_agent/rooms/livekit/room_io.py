@@ -19,6 +19,7 @@ from .audio_input import RoomAudioInput
 from .audio_output import RoomAudioOutput
 from .chat_input import ChatInput, ChatLimits
 from .conventions import ATTR_AGENT_STATE, TOPIC_CHAT, select_participant
+from .dev_data import AgentDataPublisher, agent_data_enabled
 from .transcription import RoomTextOutput, UserTranscriptForwarder
 
 logger = logging.getLogger("livekitex_agent.rooms.livekit")
@@ -46,7 +47,9 @@ class LiveKitRoomIO(SessionIO):
     - text: the agent's words and the user's transcripts on ``lk.transcription``, chat messages on
       ``lk.chat`` become ``session.generate_reply(user_input=...)`` (bounded and in arrival order, a
       burst answered in one turn: see :class:`ChatLimits`), and the participant attribute
-      ``lk.agent.state`` follows the session's agent state.
+      ``lk.agent.state`` follows the session's agent state; with ``agent_data`` (default: env
+      ``LIVEKITEX_AGENT_DATA``, set by ``dev``) each turn's latency and tool calls go to the linked
+      participant on ``lk.agent.metrics`` / ``lk.agent.tools`` (see :mod:`.dev_data`).
 
     When the linked participant leaves, the input waits; if they are not back (same identity) within
     ``disconnect_grace`` seconds the session is closed (``close_on_disconnect``) or, without it and
@@ -65,10 +68,12 @@ class LiveKitRoomIO(SessionIO):
         text_input: bool = True,
         track_name: str = "agent-voice",
         chat_limits: ChatLimits | None = None,
+        agent_data: bool | None = None,
     ) -> None:
         check_number("disconnect_grace", disconnect_grace, unit=" seconds")
         check_bool("close_on_disconnect", close_on_disconnect)
         check_bool("text_input", text_input)
+        check_bool("agent_data", agent_data, allow_none=True)
         for name, rate in (
             ("input_sample_rate", input_sample_rate),
             ("output_sample_rate", output_sample_rate),
@@ -87,6 +92,9 @@ class LiveKitRoomIO(SessionIO):
         self._text = RoomTextOutput(room, track_sid=lambda: self._output.track_sid)
         super().__init__(audio_input=self._input, audio_output=self._output, text_output=self._text)
         self._user_transcripts = UserTranscriptForwarder(room)
+        self._agent_data = (
+            AgentDataPublisher(room, lambda: self._linked) if agent_data_enabled(agent_data) else None
+        )
         self._session: Any = None
         self._linked: str | None = None
         self._link_scheduled = False
@@ -151,6 +159,8 @@ class LiveKitRoomIO(SessionIO):
         ):
             session.on(sevent, shandler)
             self._session_handlers.append((sevent, shandler))
+        if self._agent_data is not None:
+            self._agent_data.attach(session)
         if self._text_input:
             try:
                 self.room.register_text_stream_handler(TOPIC_CHAT, self._on_chat_stream)
@@ -191,6 +201,8 @@ class LiveKitRoomIO(SessionIO):
         await self._chat.aclose()
         await self._text.aclose()
         await self._user_transcripts.aclose()
+        if self._agent_data is not None:
+            await self._agent_data.aclose()
         await self._input.aclose()
         await self._output.aclose()
 

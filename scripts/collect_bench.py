@@ -186,7 +186,8 @@ def main(argv: list[str] | None = None) -> int:
             parser.error(f"{p} is not a benchmark (a bench/*.py script printing RESULT lines)")
     previous: list[dict[str, Any]] = []
     if args.merge and args.output.exists():
-        previous = json.loads(args.output.read_text())["benchmarks"]
+        old = json.loads(args.output.read_text())
+        previous = [{"date": old["date"], "commit": old["commit"], **e} for e in old["benchmarks"]]
     doc = {
         "date": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         **git_commit(),
@@ -196,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     ran = {p.relative_to(ROOT).as_posix() for p in scripts}
     entries = [e for e in previous if e["script"] not in ran]
     for path in scripts:
-        entries.append(run_benchmark(path, args.timeout))
+        # each entry says when and on which commit it ran (--merge keeps older entries)
+        entries.append({**run_benchmark(path, args.timeout), "date": doc["date"], "commit": doc["commit"]})
         doc["benchmarks"] = sorted(entries, key=lambda e: e["script"])
         args.output.write_text(json.dumps(doc, indent=2) + "\n")  # written after each: a crash keeps the rest
     bad = [e["script"] for e in entries if e["status"] != "ok"]

@@ -44,7 +44,6 @@ fi
 if [ "${LIVEKITEX_SKIP_SERVER:-0}" != "1" ]; then
     scripts/install-livekit-server.sh
 fi
-# --- documentation checks: chromium and mermaid-cli (tests/docs/test_mermaid.py) ---------------------
-scripts/install-docs-tools.sh
 scripts/install-playground.sh  # the playground's livekit-client bundle, and chromium for its tests
+scripts/install-docs-tools.sh  # chromium and mermaid-cli for the docs checks (tests/docs/test_mermaid.py)
 say "ready"

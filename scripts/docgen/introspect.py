@@ -147,11 +147,30 @@ def _line_comment(lines: list[str], lineno: int) -> str:
 
 
 def env_vars_in_source() -> list[EnvUse]:
-    """Every ``LIVEKIT_*``/``LIVEKITEX_*``/``OPENAI_*`` string constant in ``src`` and every such
-    variable the set-up scripts read. The description is the comment of the constant's definition
-    (``NAME = "VAR"  # what it does``, or the comment lines above it)."""
+    """Every ``LIVEKIT_*``/``LIVEKITEX_*``/``OPENAI_*`` string constant in ``src``, every such variable
+    the set-up scripts read, and the test suite's own knobs (constants in ``tests`` that ``src`` does
+    not name). The description is the comment of the constant's definition (``NAME = "VAR"  # what it
+    does``, or the comment lines above it)."""
     found: dict[str, list[tuple[bool, str, str]]] = {}  # var → (is a definition, file, comment)
-    for path in sorted(SRC.rglob("*.py")):
+    _scan_python(sorted(SRC.rglob("*.py")), found)
+    in_src = set(found)
+    tests: dict[str, list[tuple[bool, str, str]]] = {}
+    test_files = [
+        p for p in sorted((ROOT / "tests").rglob("*.py")) if "docs" not in p.relative_to(ROOT).parts[1:2]
+    ]
+    _scan_python(test_files, tests)  # (tests/docs: the checks' samples name variables that do not exist)
+    found.update({name: uses for name, uses in tests.items() if name not in in_src})
+    _scan_shell(found)
+    out = []
+    for name in sorted(found):
+        uses = sorted(found[name], key=lambda u: (not u[0], not u[2]))
+        files = ", ".join(dict.fromkeys(u[1] for u in uses))
+        out.append(EnvUse(name, files, uses[0][2]))
+    return out
+
+
+def _scan_python(paths: list[Path], found: dict[str, list[tuple[bool, str, str]]]) -> None:
+    for path in paths:
         text = path.read_text(encoding="utf-8")
         lines = text.splitlines()
         rel = path.relative_to(ROOT).as_posix()
@@ -162,6 +181,9 @@ def env_vars_in_source() -> list[EnvUse]:
                 found.setdefault(node.value, []).append(
                     (bool(definition), rel, _line_comment(lines, node.lineno))
                 )
+
+
+def _scan_shell(found: dict[str, list[tuple[bool, str, str]]]) -> None:
     scripts = sorted((ROOT / "scripts").glob("*.sh"))
     for path in scripts:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -176,12 +198,6 @@ def env_vars_in_source() -> list[EnvUse]:
                     if c.lstrip().startswith("#") and name in c
                 ]
                 found[name] = [(True, path.relative_to(ROOT).as_posix(), comments[0] if comments else "")]
-    out = []
-    for name in sorted(found):
-        uses = sorted(found[name], key=lambda u: (not u[0], not u[2]))
-        files = ", ".join(dict.fromkeys(u[1] for u in uses))
-        out.append(EnvUse(name, files, uses[0][2]))
-    return out
 
 
 # ------------------------------------------------------------------ command line
@@ -219,6 +235,8 @@ def flags_of(parser: argparse.ArgumentParser, describe_dest: Callable[[str], str
             continue
         if action.nargs == 0:
             value = ""
+        elif action.choices is not None and not isinstance(action.choices, range) and action.metavar is None:
+            value = "{" + ",".join(map(str, action.choices)) + "}"
         else:
             value = action.metavar or (action.type.__name__ if isinstance(action.type, type) else "VALUE")
         default = "" if action.default in (None, False) else repr(action.default)

@@ -51,6 +51,31 @@ SECTIONS = (
 )
 
 KNOWN: dict[str, Known] = {
+    "turn_stages": Known(
+        "latency",
+        "Latency of each stage of a spoken turn (offline providers, real time)",
+        "The demo call in memory, paced in real time: a caller speaks four requests (espeak-ng audio) to "
+        "a session with Silero VAD, PocketSphinx STT, the demo's rule-based policy in place of an LLM and "
+        "espeak-ng TTS. Each turn's `TurnMetrics` (the `metrics_collected` event, the "
+        "`livekitex_turn_latency_seconds` histogram) by stage: end of utterance (end of the caller's "
+        "speech → end-of-turn decision, including the VAD's closing silence), STT (segment → final "
+        "transcript), LLM time to first token (a local policy: the framework's own share), TTS time to "
+        "first audio, and end to end (end of speech → first agent audio).",
+        (
+            Figure("eou_p50_ms", "end of utterance p50 (ms)"),
+            Figure("eou_max_ms", "end of utterance max (ms)"),
+            Figure("stt_p50_ms", "STT p50 (ms)"),
+            Figure("stt_max_ms", "STT max (ms)"),
+            Figure("llm_p50_ms", "LLM time to first token p50 (ms)"),
+            Figure("llm_max_ms", "LLM time to first token max (ms)"),
+            Figure("tts_p50_ms", "TTS time to first audio p50 (ms)"),
+            Figure("tts_max_ms", "TTS time to first audio max (ms)"),
+            Figure("e2e_p50_ms", "end to end p50 (ms)"),
+            Figure("e2e_max_ms", "end to end max (ms)"),
+            Figure("turns", "turns"),
+            Figure("understood", "requests understood"),
+        ),
+    ),
     "turn_overhead": Known(
         "latency",
         "Framework overhead per turn",
@@ -183,6 +208,7 @@ def _machine(doc: dict[str, Any]) -> list[str]:
     lines = [
         f"- Measured on **{doc['date']}** at commit `{doc['commit']}`"
         + (" (with uncommitted changes in `src/` or `bench/`)" if doc.get("dirty") else "")
+        + (" (benchmarks run separately since: see each one's date and commit below)" if _mixed(doc) else "")
         + ".",
         f"- Machine: {m.get('cores')} cores ({m.get('cpu_model')}), "
         + (f"{round(mem / 1024, 1)} GB memory" if mem else "memory unknown")
@@ -198,6 +224,10 @@ def _machine(doc: dict[str, Any]) -> list[str]:
             "idle machine shows."
         )
     return lines
+
+
+def _mixed(doc: dict[str, Any]) -> bool:
+    return any(b.get("commit", doc["commit"]) != doc["commit"] for b in doc["benchmarks"])
 
 
 def _figure_table(values: dict[str, Any], known: Known, section: str) -> str:
@@ -271,15 +301,22 @@ def render_performance(root: Path = ROOT) -> str:
         out += [f"- `{b['script']}`: {b['status']} ({b.get('note', '')})" for b in failed]
         out.append("")
     results = _results_by_name(doc)
-    summary = ["| benchmark | status | took (s) | load average at start |", "|---|---|---|---|"]
+    summary = [
+        "| benchmark | status | took (s) | load average at start | measured | commit |",
+        "|---|---|---|---|---|---|",
+    ]
     summary += [
-        f"| `{b['script']}` | {b['status']} | {b['seconds']} | {', '.join(map(str, b.get('load_average', [])))} |"
+        f"| `{b['script']}` | {b['status']} | {b['seconds']} | {', '.join(map(str, b.get('load_average', [])))} "
+        f"| {b.get('date', doc['date'])} | `{b.get('commit', doc['commit'])[:10]}` |"
         for b in doc["benchmarks"]
     ]
     out.append("\n".join(summary) + "\n")
     for section, heading in SECTIONS:
         parts = []
-        for name, values, bench in results:
+        order = list(KNOWN)  # within a section: the catalogue's order (stages first)
+        for name, values, bench in sorted(
+            results, key=lambda r: order.index(r[0]) if r[0] in order else len(order)
+        ):
             known = KNOWN.get(name)
             if known is None:
                 continue

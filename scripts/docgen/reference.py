@@ -22,7 +22,7 @@ MISSING = "**(no description in the code)**"
 
 def cell(text: str) -> str:
     """One table cell: one line, pipes escaped, reST ````code```` and ``:class:`X``` as Markdown."""
-    text = re.sub(r":(?:class|meth|func|attr|mod|exc):`~?([^`]+)`", r"`\1`", str(text))
+    text = re.sub(r":(?:class|meth|func|attr|mod|exc|data|obj):`~?([^`]+)`", r"`\1`", str(text))
     return " ".join(text.split()).replace("|", "\\|").replace("``", "`")
 
 

@@ -200,7 +200,7 @@ def _configure_console(p: argparse.ArgumentParser) -> None:
         "with --input-wav, a WAV file plays the user and the agent's voice goes to --output-wav. "
         "Ctrl-C ends the session."
     )
-    p.add_argument("--log-level", default=None)
+    p.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL")
     p.add_argument("--input-wav", default=None, help="read the user's speech from this WAV file (file mode)")
     p.add_argument(
         "--output-wav",

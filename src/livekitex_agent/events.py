@@ -74,8 +74,8 @@ def _now() -> float:
 class AgentStateChangedEvent:
     """The agent moved between initializing, listening, thinking, speaking and closed."""
 
-    old_state: AgentState
-    new_state: AgentState
+    old_state: AgentState  # the state it left
+    new_state: AgentState  # the state it is in now
     type: Literal["agent_state_changed"] = "agent_state_changed"
     created_at: float = field(default_factory=_now)
 
@@ -84,8 +84,8 @@ class AgentStateChangedEvent:
 class UserStateChangedEvent:
     """The user started or stopped speaking, or went away (``user_away_timeout``)."""
 
-    old_state: UserState
-    new_state: UserState
+    old_state: UserState  # the state the user left
+    new_state: UserState  # the user's state now
     type: Literal["user_state_changed"] = "user_state_changed"
     created_at: float = field(default_factory=_now)
 
@@ -94,9 +94,9 @@ class UserStateChangedEvent:
 class UserInputTranscribedEvent:
     """A transcript of what the user said: interim while they speak, then final."""
 
-    transcript: str
-    is_final: bool
-    language: str | None = None
+    transcript: str  # the text heard so far (interim) or of the whole segment (final)
+    is_final: bool  # False while the user is still speaking; the final one ends the segment
+    language: str | None = None  # the session's language, if it has one
     type: Literal["user_input_transcribed"] = "user_input_transcribed"
     created_at: float = field(default_factory=_now)
 
@@ -105,7 +105,7 @@ class UserInputTranscribedEvent:
 class ConversationItemAddedEvent:
     """A message, tool call or tool output was added to the session's history."""
 
-    item: ChatItem
+    item: ChatItem  # a ChatMessage, FunctionCall or FunctionCallOutput
     type: Literal["conversation_item_added"] = "conversation_item_added"
     created_at: float = field(default_factory=_now)
 
@@ -114,8 +114,8 @@ class ConversationItemAddedEvent:
 class FunctionToolsExecutedEvent:
     """A round of tool calls finished: the calls and their outputs, in the same order."""
 
-    function_calls: list[FunctionCall]
-    function_call_outputs: list[FunctionCallOutput]
+    function_calls: list[FunctionCall]  # the calls the model made in this round
+    function_call_outputs: list[FunctionCallOutput]  # their results (errors included), same order
     type: Literal["function_tools_executed"] = "function_tools_executed"
     created_at: float = field(default_factory=_now)
 
@@ -124,9 +124,9 @@ class FunctionToolsExecutedEvent:
 class SpeechCreatedEvent:
     """The agent is going to speak: ``say``, a reply, or a reply after tool calls."""
 
-    source: Literal["say", "generate_reply", "tool_response"]
-    user_initiated: bool
-    speech_handle: Any
+    source: Literal["say", "generate_reply", "tool_response"]  # what asked for the speech
+    user_initiated: bool  # True when code called say/generate_reply; False for a reply to a user turn
+    speech_handle: Any  # the SpeechHandle: wait for it, interrupt it
     type: Literal["speech_created"] = "speech_created"
     created_at: float = field(default_factory=_now)
 
@@ -135,7 +135,7 @@ class SpeechCreatedEvent:
 class MetricsCollectedEvent:
     """A turn's latencies (:class:`TurnMetrics`) or a provider's usage (:class:`UsageMetrics`)."""
 
-    metrics: AgentMetrics
+    metrics: AgentMetrics  # TurnMetrics (latencies of a turn) or UsageMetrics (a provider request)
     type: Literal["metrics_collected"] = "metrics_collected"
     created_at: float = field(default_factory=_now)
 
@@ -144,9 +144,9 @@ class MetricsCollectedEvent:
 class EngineChangedEvent:
     """The session moved between the realtime engine and the pipeline (``reason`` says why)."""
 
-    old_engine: Literal["realtime", "pipeline"] | None
-    new_engine: Literal["realtime", "pipeline"]
-    reason: str
+    old_engine: Literal["realtime", "pipeline"] | None  # None at start
+    new_engine: Literal["realtime", "pipeline"]  # the engine running the conversation from now on
+    reason: str  # why: the failure that caused a fallback, or a recovery
     type: Literal["engine_changed"] = "engine_changed"
     created_at: float = field(default_factory=_now)
 
@@ -155,9 +155,9 @@ class EngineChangedEvent:
 class ErrorEvent:
     """A component failed; ``recoverable=False`` means the session closes because of it."""
 
-    error: BaseException
-    source: str
-    recoverable: bool
+    error: BaseException  # usually a ProviderError (with retryable, category, provider)
+    source: str  # what failed: "stt", "pipeline" (LLM/TTS reply), "realtime", "speech", or a task name
+    recoverable: bool  # False: the session closes because of it
     type: Literal["error"] = "error"
     created_at: float = field(default_factory=_now)
 
@@ -166,8 +166,8 @@ class ErrorEvent:
 class CloseEvent:
     """The session closed (always the last event), with the reason and the error if one caused it."""
 
-    reason: CloseReason
-    error: BaseException | None = None
+    reason: CloseReason  # why the session closed
+    error: BaseException | None = None  # the error that closed it (reason "error")
     type: Literal["close"] = "close"
     created_at: float = field(default_factory=_now)
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
+import re
 from dataclasses import dataclass, field
 
 from docgen import introspect as ix
@@ -21,6 +23,8 @@ class CodeNames:
     metrics: set[str] = field(default_factory=set)
     metric_series: set[str] = field(default_factory=set)
     public_classes: set[str] = field(default_factory=set)
+    commands: dict[str, set[str]] = field(default_factory=dict)  # CLI subcommand → its flags
+    identifiers: set[str] = field(default_factory=set)  # every name the repository's Python code uses
 
 
 def collect() -> CodeNames:
@@ -42,12 +46,42 @@ def collect() -> CodeNames:
         "WorkerOptions": {o.name for o in reference.worker_options()},
     }
     names.env = {u.name for u in ix.env_vars_in_source()}
+    names.commands = {
+        name: {s for a in sub._actions for s in a.option_strings}
+        for name, (_, sub) in ix.subcommands(ix.cli_parser()).items()
+    }
+    names.identifiers = identifiers()
     names.cli_flags = ix.all_cli_flags()
     names.flags = names.cli_flags | ix.script_flags()
     for m in ix.worker_metrics():
         names.metrics.add(m.name)
         names.metric_series |= {m.name, *m.samples, m.name + "_created"}
     return names
+
+
+def identifiers() -> set[str]:
+    """Every identifier the Python code of the repository defines or uses (names, attributes, arguments,
+    keywords, module names, words of string constants)."""
+    out: set[str] = set()
+    for folder in ("src", "tests", "bench", "scripts", "examples"):
+        for path in (ix.ROOT / folder).rglob("*.py"):
+            if path.parent.name == "docs" and path.parent.parent.name == "tests":
+                continue  # the docs checks' own samples name things that do not exist
+            out.add(path.stem)
+            for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+                if isinstance(node, ast.Name):
+                    out.add(node.id)
+                elif isinstance(node, ast.Attribute):
+                    out.add(node.attr)
+                elif isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+                    out.add(node.name)
+                elif isinstance(node, ast.arg) or isinstance(node, ast.keyword) and node.arg:
+                    out.add(node.arg)
+                elif isinstance(node, ast.alias):
+                    out.update(node.name.split("."))
+                elif isinstance(node, ast.Constant) and isinstance(node.value, str):
+                    out.update(re.findall(r"[A-Za-z_]\w*", node.value))
+    return out
 
 
 def resolves(dotted: str) -> bool:

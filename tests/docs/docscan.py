@@ -131,9 +131,13 @@ def anchors(text: str) -> set[str]:
 
 
 def links(text: str) -> list[tuple[int, str]]:
-    """(line, target) of every inline link and image outside code."""
+    """(line, target) of every inline link, image and link reference definition outside code."""
     out = []
     for n, line in enumerate(prose(text).splitlines(), 1):
+        ref = re.match(r"^\s{0,3}\[[^\]]+\]:\s*<?(\S+?)>?(?:\s+.*)?$", line)
+        if ref:
+            out.append((n, ref.group(1)))
+            continue
         line = re.sub(r"(`+).+?\1", "", line)
         for m in re.finditer(
             r"!?\[(?:[^\[\]]|\[[^\]]*\])*\]\(\s*<?([^)\s>]+)>?(?:\s+\"[^\"]*\")?\s*\)", line
@@ -156,6 +160,8 @@ def dead_links(path: Path, text: str, read: dict[Path, str] | None = None) -> li
             continue
         if anchor:
             if file_part and (dest.is_dir() or dest.suffix != ".md"):
+                if not dest.is_dir() and re.fullmatch(r"L\d+(?:-L\d+)?", anchor):
+                    continue  # GitHub's line anchors into source files
                 problems.append(f"{where}: an anchor into a file that is not Markdown")
                 continue
             dest_text = text if not file_part else (read or {}).get(dest) or dest.read_text(encoding="utf-8")
@@ -205,6 +211,10 @@ DOTTED = re.compile(r"^livekitex_agent(?:\.[A-Za-z_]\w*)+$")
 EVENT_CALL = re.compile(r"""\.(?:on|once|off|emit)\(\s*["']([a-z_]+)["']""")
 OPTION_CALL = re.compile(r"\b(AgentSession|WorkerOptions|SessionOptions)\(([^()`]*)\)")
 FLAG = re.compile(r"^(--[a-z][a-z0-9-]*)(?:[ =].*)?$")
+IDENTIFIER = re.compile(r"^@?([A-Za-z_]\w*(?:\.[A-Za-z_]\w*)*)(?:\(\))?$")
+CLI_LINE = re.compile(
+    r"(?:python3?\s+\S+\.py|python3?\s+-m\s+livekitex_agent|livekitex-agent)\s+([a-z]+)\b(.*)"
+)
 REPO_PATH = re.compile(r"^((?:src|tests|bench|scripts|docs|examples)/[\w./-]+)$")
 
 
@@ -216,9 +226,11 @@ class Mention:
 
 
 def mentions(text: str, path: Path = Path("<text>")) -> list[Mention]:
-    """The names a doc writes that must exist in the code: env vars (anywhere), and in inline code
-    spans: flags, metric names, dotted paths, repository paths, ``.on("event")`` and
-    ``AgentSession(option=...)``-style options (also inside code blocks for the last two)."""
+    """The names a doc writes that must exist in the code: env vars, ``.on("event")`` and
+    ``AgentSession(option=...)``-style options (anywhere, code blocks included); the subcommands and
+    flags of CLI command lines in bash blocks; and in inline code spans: ``--flags``, metric names,
+    ``livekitex_agent.x.y`` paths, repository paths, ``XxxEvent`` names and snake_case identifiers
+    (methods, options, fields: ``session.generate_reply()``)."""
     out: list[Mention] = []
     where = rel(path)
     for n, line in enumerate(text.splitlines(), 1):
@@ -229,8 +241,27 @@ def mentions(text: str, path: Path = Path("<text>")) -> list[Mention]:
         for cls, args in OPTION_CALL.findall(line):
             for kw in re.findall(r"(?:^|,)\s*([a-z_]\w*)\s*=", args):
                 out.append(Mention(f"{where}:{n}", f"option:{cls}", kw))
+    for block in code_blocks(text, path):
+        if block.info not in ("bash", "sh", "console"):
+            continue
+        for i, line in enumerate(block.code.splitlines(), block.line + 1):
+            m = CLI_LINE.search(line)
+            if m:
+                out.append(Mention(f"{where}:{i}", "command", m.group(1)))
+                out += [
+                    Mention(f"{where}:{i}", f"flag:{m.group(1)}", f)
+                    for f in re.findall(r"(?<!\S)(--[a-z][a-z0-9-]*)", m.group(2))
+                ]
     for n, span in inline_code(text):
         loc = f"{where}:{n}"
+        m = IDENTIFIER.match(span)
+        if m and not span.startswith("livekitex_"):  # metric names and dotted paths: checked below
+            # snake_case names (methods, options, fields, modules) must exist in the code
+            out += [
+                Mention(loc, "identifier", part)
+                for part in m.group(1).split(".")
+                if "_" in part.strip("_") and part != part.upper()  # UPPER_CASE: env vars, metavars
+            ]
         m = FLAG.match(span)
         if m:
             out.append(Mention(loc, "flag", m.group(1)))

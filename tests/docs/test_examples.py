@@ -9,11 +9,13 @@ import json
 import os
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from docscan import KNOWN_INFO, ROOT, Block, code_blocks, doc_files
 
 EXAMPLE_TIMEOUT = 30.0
+PARALLEL_EXAMPLES = 4
 
 
 def all_blocks() -> list[Block]:
@@ -62,11 +64,29 @@ def run_example(code: str, timeout: float = EXAMPLE_TIMEOUT) -> subprocess.Compl
     )
 
 
-@pytest.mark.parametrize("block", runnable(), ids=lambda b: b.where)
-def test_python_block_runs(block: Block) -> None:
+def _run_or_timeout(code: str) -> subprocess.CompletedProcess[str] | None:
     try:
-        proc = run_example(block.code)
+        return run_example(code)
     except subprocess.TimeoutExpired:
+        return None
+
+
+@pytest.fixture(scope="module")
+def example_results() -> dict[str, subprocess.CompletedProcess[str] | None]:
+    """Every runnable block run at once, a few in parallel (each one is mostly interpreter and import
+    time); ``None`` for one that timed out."""
+    blocks = runnable()
+    with ThreadPoolExecutor(max_workers=PARALLEL_EXAMPLES) as pool:
+        results = list(pool.map(_run_or_timeout, [b.code for b in blocks]))
+    return {b.where: r for b, r in zip(blocks, results, strict=True)}
+
+
+@pytest.mark.parametrize("block", runnable(), ids=lambda b: b.where)
+def test_python_block_runs(
+    block: Block, example_results: dict[str, subprocess.CompletedProcess[str] | None]
+) -> None:
+    proc = example_results[block.where]
+    if proc is None:
         pytest.fail(
             f"{block.where}: the example did not finish in {EXAMPLE_TIMEOUT:.0f} s (use virtual time)"
         )

@@ -67,6 +67,12 @@ def unknown_names(found: list[Mention], code: CodeNames, root: Path = ROOT) -> l
             bad = not resolves(m.name)
         elif m.kind == "path":
             bad = not (root / m.name).exists()
+        elif m.kind == "identifier":
+            bad = m.name not in code.identifiers
+        elif m.kind == "command":
+            bad = m.name not in code.commands
+        elif m.kind.startswith("flag:"):
+            bad = m.name not in code.commands.get(m.kind.split(":", 1)[1], set())
         if bad:
             out.append(f"{m.where}: {m.kind} {m.name!r} does not exist in the code")
     return out
@@ -107,16 +113,20 @@ def test_github_slugs() -> None:
 
 def test_a_dead_link_or_anchor_is_reported(tmp_path: Path) -> None:
     (tmp_path / "other.md").write_text("# Present\n")
+    (tmp_path / "code.py").write_text("x = 1\n")
     doc = tmp_path / "doc.md"
     text = (
         "# Top\n[ok](other.md#present) [self](#top) [web](https://example.com/#x)\n"
         "[gone](missing.md) [bad anchor](other.md#absent)\n`[in code](nowhere.md)`\n"
-        "```\n[in a block](nowhere.md)\n```\n[dead self](#nope)\n"
+        "```\n[in a block](nowhere.md)\n```\n[dead self](#nope) [line](code.py#L1) [bad](code.py#top)\n"
+        "[ref]: missing-too.md\n"
     )
     assert dead_links(doc, text) == [
         f"{doc}:3: [missing.md]: missing.md does not exist",
         f"{doc}:3: [other.md#absent]: no heading or anchor #absent in {tmp_path / 'other.md'}",
         f"{doc}:8: [#nope]: no heading or anchor #nope in {doc}",
+        f"{doc}:8: [code.py#top]: an anchor into a file that is not Markdown",
+        f"{doc}:9: [missing-too.md]: missing-too.md does not exist",
     ]
 
 
@@ -144,16 +154,24 @@ def test_unknown_names_in_a_doc_are_reported(code: CodeNames) -> None:
         "and `livekitex_agent.session.NoSuchThing`, `src/livekitex_agent/cli.py` and `src/nowhere.py`.\n"
         '`session.on("agent_state_changed")` and `session.on("no_such_event")`, `CloseEvent` and `NoSuchEvent`.\n'
         "`AgentSession(min_endpointing_delay=0.3, no_such_option=1)` and `WorkerOptions(entrypoint=f, bogus=2)`\n"
+        "Call `session.generate_reply()`, not `session.generate_answer_now()`.\n"
+        "```bash\npython agent.py start --load-threshold 0.5 --no-such-start-flag\n"
+        "python -m livekitex_agent console --input-wav in.wav\npython agent.py launch\n```\n"
     )
     problems = unknown_names(mentions(sample), code)
-    assert [p.split(": ", 1)[1] for p in problems] == [
-        "env 'LIVEKITEX_NO_SUCH_VAR' does not exist in the code",
-        "event 'no_such_event' does not exist in the code",
-        "option:AgentSession 'no_such_option' does not exist in the code",
-        "option:WorkerOptions 'bogus' does not exist in the code",
-        "flag '--no-such-flag' does not exist in the code",
-        "metric 'livekitex_no_such_metric' does not exist in the code",
-        "dotted 'livekitex_agent.session.NoSuchThing' does not exist in the code",
-        "path 'src/nowhere.py' does not exist in the code",
-        "event_class 'NoSuchEvent' does not exist in the code",
-    ]
+    assert sorted(p.split(": ", 1)[1] for p in problems) == sorted(
+        [
+            "env 'LIVEKITEX_NO_SUCH_VAR' does not exist in the code",
+            "event 'no_such_event' does not exist in the code",
+            "option:AgentSession 'no_such_option' does not exist in the code",
+            "option:WorkerOptions 'bogus' does not exist in the code",
+            "flag '--no-such-flag' does not exist in the code",
+            "metric 'livekitex_no_such_metric' does not exist in the code",
+            "dotted 'livekitex_agent.session.NoSuchThing' does not exist in the code",
+            "path 'src/nowhere.py' does not exist in the code",
+            "flag:start '--no-such-start-flag' does not exist in the code",
+            "command 'launch' does not exist in the code",
+            "identifier 'generate_answer_now' does not exist in the code",
+            "event_class 'NoSuchEvent' does not exist in the code",
+        ]
+    )

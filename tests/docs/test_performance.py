@@ -132,10 +132,10 @@ def test_a_benchmark_that_fails_or_hangs_is_recorded_not_dropped(tmp_path: Path)
         (bench / name).write_text(
             'if __name__ == "__main__":\n' + "".join(f"    {line}\n" for line in body.splitlines())
         )
-    entries = {name: run_benchmark(bench / name, timeout=3.0, root=tmp_path) for name in scripts}
+    entries = {name: run_benchmark(bench / name, timeout=2.0, root=tmp_path) for name in scripts}
     assert entries["ok.py"]["status"] == "ok"
     assert entries["ok.py"]["results"] == [{"name": "ok", "values": {"a_ms": 1.5}}]
     assert entries["fails.py"]["status"] == "failed" and entries["fails.py"]["note"] == "exit code 3"
     assert entries["hangs.py"]["status"] == "timeout"
-    assert entries["hangs.py"]["note"] == "did not finish within 3 s"
+    assert entries["hangs.py"]["note"] == "did not finish within 2 s"
     assert entries["hangs.py"]["results"] == [{"name": "hangs", "values": {"partial": 1}}]

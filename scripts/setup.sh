@@ -46,4 +46,5 @@ if [ "${LIVEKITEX_SKIP_SERVER:-0}" != "1" ]; then
 fi
 scripts/install-playground.sh  # the playground's livekit-client bundle, and chromium for its tests
 scripts/install-docs-tools.sh  # chromium and mermaid-cli for the docs checks (tests/docs/test_mermaid.py)
+scripts/install-smart-turn.sh  # the end-of-turn model (SmartTurnDetector) into .tools/models
 say "ready"

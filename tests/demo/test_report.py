@@ -171,3 +171,25 @@ def test_latency_table_marks_missing_stages() -> None:
     assert rows[-3].split() == ["mean", "500", "-", "-", "-", "750"]
     assert table.endswith(NOTE)
     assert "(no turn metrics" in format_table([])
+
+
+def test_the_latency_table_shows_the_configuration_before_beside_the_one_after() -> None:
+    from livekitex_agent.demo.latency import LatencyRow
+
+    after = [
+        LatencyRow(1, "weather", (300.0, 200.0, 0.0, 10.0, 320.0)),
+        LatencyRow(2, "bye", (500.0, 100.0, 0.0, 0.0, 510.0)),
+    ]
+    before = [
+        LatencyRow(1, "weather", (800.0, 200.0, 0.0, 10.0, 820.0)),
+        LatencyRow(2, "bye", (700.0, 100.0, 0.0, 0.0, 720.0)),
+    ]
+    table = format_table(after, baseline=before, labels=("after: smart-turn", "before: vad"))
+    lines = table.splitlines()
+    assert lines[1].endswith("end-to-end  before: vad e2e")
+    assert lines[3].split()[-2:] == ["320", "820"] and lines[4].split()[-2:] == ["510", "720"]
+    mean_after = next(line for line in lines if line.strip().startswith("after: smart-turn"))
+    mean_before = next(line for line in lines if line.strip().startswith("before: vad "))
+    assert mean_after.split()[-5:] == ["400", "150", "0", "5", "415"]
+    assert mean_before.split()[-5:] == ["750", "150", "0", "5", "770"]
+    assert "before" not in format_table(after)

@@ -70,3 +70,22 @@ class Recorder:
             while not predicate():
                 self._changed.clear()
                 await self._changed.wait()
+
+
+async def speak_parts(
+    session: AgentSession, io: Any, parts: list[tuple[float, float]], tail: float = 4.0
+) -> list[float]:
+    """Speak ``(seconds of speech, seconds of pause after it)`` parts into a started session's
+    ``MemoryIO``, end the input and wait for the session to close; returns when each speech ended."""
+    t = asyncio.get_running_loop().time()
+    ends = []
+    for speech, pause in parts:
+        io.push_audio(utterance(speech))
+        t += speech
+        ends.append(t)
+        io.push_silence(pause)
+        t += pause
+    io.push_silence(tail)
+    io.end_input()
+    await asyncio.wait_for(session.wait_closed(), 60)
+    return ends

@@ -32,6 +32,20 @@ def _configure(p: argparse.ArgumentParser) -> None:
         help="openai: OpenAI Chat Completions (needs OPENAI_API_KEY); offline: the example rule-based "
         "policy (not an AI model); auto (default): openai when OPENAI_API_KEY is set",
     )
+    p.add_argument(
+        "--turn-detection",
+        choices=("smart-turn", "vad"),
+        default="smart-turn",
+        help="smart-turn (default): the Smart Turn model with transcript cues and preemptive "
+        "generation; vad: silence alone (min_endpointing_delay), the framework's default",
+    )
+    p.add_argument(
+        "--no-compare",
+        dest="compare",
+        action="store_false",
+        help="skip the second, silent call with turn_detection='vad' that gives the latency table its "
+        "'before' row",
+    )
     p.add_argument("--output", default="demo-output", help="folder for the reports (default: demo-output)")
     view = p.add_mutually_exclusive_group()
     view.add_argument("--live", dest="tty", action="store_const", const=True, default=None,

@@ -41,12 +41,23 @@ def latency_rows(turns: list[TurnRecord]) -> list[LatencyRow]:
     return rows
 
 
-def format_table(rows: list[LatencyRow], *, request_width: int = 36) -> str:
-    """A fixed-width table in milliseconds, with a mean row."""
+def format_table(
+    rows: list[LatencyRow],
+    *,
+    request_width: int = 36,
+    baseline: list[LatencyRow] | None = None,
+    labels: tuple[str, str] = ("mean", "before"),
+) -> str:
+    """A fixed-width table in milliseconds, with a mean row (``labels[0]``) and, with ``baseline``
+    (the same call in another configuration), its mean row (``labels[1]``) below."""
     heads = [label for _, label in STAGES]
     widths = [max(6, len(h)) for h in heads]
-    header = f"{'#':>2}  {'request':<{request_width}}  " + "  ".join(
-        f"{h:>{w}}" for h, w in zip(heads, widths, strict=True)
+    before_e2e = {r.turn: r.values_ms[-1] for r in baseline or []}
+    extra = f"  {labels[1] + ' e2e':>{len(labels[1]) + 4}}" if baseline else ""
+    header = (
+        f"{'#':>2}  {'request':<{request_width}}  "
+        + "  ".join(f"{h:>{w}}" for h, w in zip(heads, widths, strict=True))
+        + extra
     )
     lines = ["latency per turn (ms)", header, "-" * len(header)]
 
@@ -56,20 +67,28 @@ def format_table(rows: list[LatencyRow], *, request_width: int = 36) -> str:
         )
 
     for row in rows:
-        lines.append(
-            f"{row.turn:>2}  {_short(row.request, request_width):<{request_width}}  {cells(row.values_ms)}"
-        )
+        line = f"{row.turn:>2}  {_short(row.request, request_width):<{request_width}}  {cells(row.values_ms)}"
+        if baseline:
+            before = before_e2e.get(row.turn)
+            line += f"  {'-' if before is None else f'{before:.0f}':>{len(labels[1]) + 4}}"
+        lines.append(line)
     if rows:
-        means: list[float | None] = []
-        for i in range(len(STAGES)):
-            present = [r.values_ms[i] for r in rows if r.values_ms[i] is not None]
-            means.append(sum(present) / len(present) if present else None)  # type: ignore[arg-type]
         lines.append("-" * len(header))
-        lines.append(f"{'':>2}  {'mean':<{request_width}}  {cells(tuple(means))}")
+        lines.append(f"{'':>2}  {labels[0]:<{request_width}}  {cells(_means(rows))}")
+        if baseline:
+            lines.append(f"{'':>2}  {labels[1]:<{request_width}}  {cells(_means(baseline))}")
     else:
         lines.append("(no turn metrics were collected)")
     lines.append(NOTE)
     return "\n".join(lines)
+
+
+def _means(rows: list[LatencyRow]) -> tuple[float | None, ...]:
+    means: list[float | None] = []
+    for i in range(len(STAGES)):
+        present = [v for r in rows if (v := r.values_ms[i]) is not None]
+        means.append(sum(present) / len(present) if present else None)
+    return tuple(means)
 
 
 def write_chart(path: Path, rows: list[LatencyRow], *, subtitle: str = "") -> None:

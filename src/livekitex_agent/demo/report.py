@@ -29,8 +29,16 @@ class ReportFiles:
     latency_table: str
 
 
-def write_reports(folder: Path, recorder: CallRecorder, checks: list[TurnCheck]) -> ReportFiles:
-    """Write every report into ``folder`` (created if needed); returns the paths."""
+def write_reports(
+    folder: Path,
+    recorder: CallRecorder,
+    checks: list[TurnCheck],
+    *,
+    baseline: list[LatencyRow] | None = None,
+    labels: tuple[str, str] = ("mean", "before"),
+) -> ReportFiles:
+    """Write every report into ``folder`` (created if needed); returns the paths. ``baseline``: the
+    rows of the same call in another configuration, shown as a "before" mean row."""
     folder.mkdir(parents=True, exist_ok=True)
     rows = latency_rows(recorder.turns)
     files = ReportFiles(
@@ -39,7 +47,7 @@ def write_reports(folder: Path, recorder: CallRecorder, checks: list[TurnCheck])
         transcript_json=folder / "transcript.json",
         audio_wav=folder / "call.wav",
         latency_png=folder / "latency.png",
-        latency_table=format_table(rows),
+        latency_table=format_table(rows, baseline=baseline, labels=labels),
     )
     call = stereo_call(
         recorder.caller_audio, recorder.agent_audio, origin=recorder.origin, sample_rate=WAV_RATE

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import io
 import logging
 import sys
 import time
@@ -18,12 +19,14 @@ from ..providers.fallback import AvailabilityChangedEvent, FallbackLLM
 from ..providers.llm import LLM
 from ..providers.stt import STT
 from ..providers.tts import TTS
+from ..providers.turn import TurnDetector
 from ..providers.vad import VAD
 from ..session import AgentSession
 from .agent import BistroConcierge
 from .caller import CallTransport, run_caller, synthesize_lines
 from .checks import Summary, TurnCheck, check_call, summarize
 from .env import DemoSetupError, Environment, check_environment, require_ready
+from .latency import LatencyRow, latency_rows
 from .memory import MemoryCall
 from .policy import DESCRIPTION, RuleBasedPolicy
 from .record import CallInfo, CallRecorder
@@ -33,6 +36,7 @@ from .view import LiveView
 
 TransportChoice = Literal["auto", "memory", "livekit"]
 LLMChoice = Literal["auto", "offline", "openai"]
+TurnChoice = Literal["smart-turn", "vad"]
 AGENT_SAMPLE_RATE = 24000
 
 
@@ -43,6 +47,8 @@ class DemoOptions:
     llm: LLMChoice = "auto"
     tty: bool | None = None  # None: live view when stdout is a terminal
     reply_timeout: float = 30.0
+    turn_detection: TurnChoice = "smart-turn"  # the best configuration of bench/turn_taking.py
+    compare: bool = False  # also run the call with turn_detection="vad": the table shows before/after
 
 
 @dataclass
@@ -61,6 +67,7 @@ class _Providers:
     llm: LLM
     llm_label: str
     notices: list[str] = field(default_factory=list)
+    turn_detector: TurnDetector | None = None  # None: turn_detection="vad"
 
     async def aclose(self) -> None:
         for provider in (self.stt, self.vad, self.tts, self.llm):
@@ -97,16 +104,27 @@ def choose_llm(choice: LLMChoice, env: Environment) -> tuple[LLM, str, list[str]
     return llm, f"OpenAI {remote.model} (if it fails: the {DESCRIPTION})", []
 
 
-async def prepare_providers(choice: LLMChoice, env: Environment) -> _Providers:
-    """Local VAD/STT/TTS (models loaded now, off the event loop) and the LLM."""
+async def prepare_providers(
+    choice: LLMChoice, env: Environment, turn: TurnChoice = "smart-turn"
+) -> _Providers:
+    """Local VAD/STT/TTS and turn detector (models loaded now, off the event loop) and the LLM."""
     from ..plugins import local
 
     llm, label, notices = choose_llm(choice, env)
     vad = local.SileroVAD()
     stt = local.PocketSphinxSTT(phrases=phrases())
     tts = local.EspeakTTS(voice=AGENT_VOICE, rate=AGENT_RATE, sample_rate=AGENT_SAMPLE_RATE)
-    await asyncio.gather(asyncio.to_thread(vad.prewarm), asyncio.to_thread(stt.prewarm))
-    return _Providers(vad, stt, tts, llm, label, notices)
+    detector = None
+    if turn == "smart-turn":
+        try:
+            detector = local.SmartTurnDetector()
+        except (FileNotFoundError, ImportError) as e:
+            raise DemoSetupError(str(e)) from e
+    loads = [asyncio.to_thread(vad.prewarm), asyncio.to_thread(stt.prewarm)]
+    if detector is not None:
+        loads.append(asyncio.to_thread(detector.prewarm))
+    await asyncio.gather(*loads)
+    return _Providers(vad, stt, tts, llm, label, notices, detector)
 
 
 async def run_demo(options: DemoOptions, stream: TextIO | None = None) -> DemoResult:
@@ -120,7 +138,7 @@ async def run_demo(options: DemoOptions, stream: TextIO | None = None) -> DemoRe
     began = time.monotonic()
     view.message("preparing: loading the VAD and speech recognition models, synthesizing the caller's voice")
     providers, clips = await asyncio.gather(
-        prepare_providers(options.llm, env), synthesize_lines(CALL_SCRIPT)
+        prepare_providers(options.llm, env, options.turn_detection), synthesize_lines(CALL_SCRIPT)
     )
     try:
         info = CallInfo(
@@ -148,15 +166,38 @@ async def run_demo(options: DemoOptions, stream: TextIO | None = None) -> DemoRe
         await _call(transport, recorder, providers, clips, view, options.reply_timeout)
     finally:
         await providers.aclose()
+    baseline = None
+    if options.compare and options.turn_detection != "vad":
+        view.message("\nthe same call with turn_detection='vad' (the default before), for the table:")
+        baseline = await _baseline_rows(options, env, clips)
     checks = check_call(recorder)
     summary = summarize(checks)
-    files = write_reports(options.output, recorder, checks)
+    files = write_reports(
+        options.output,
+        recorder,
+        checks,
+        baseline=baseline,
+        labels=(f"after: {options.turn_detection}", "before: vad"),
+    )
     view.message("")
     view.message(files.latency_table)
     view.message("")
     view.message(summary.text(), style="32" if summary.passed else "31")
     view.message(f"output: {files.folder.resolve()}")
     return DemoResult(checks, summary, files, recorder)
+
+
+async def _baseline_rows(options: DemoOptions, env: Environment, clips: list[AudioFrame]) -> list[LatencyRow]:
+    """The call again, in memory, with silence-based end of turn: its latency rows."""
+    providers = await prepare_providers("offline" if options.llm == "auto" else options.llm, env, "vad")
+    quiet = LiveView(io.StringIO(), tty=False)
+    try:
+        info = CallInfo(transport=MemoryCall.name, llm=providers.llm_label, stt="", tts="", vad="")
+        recorder = CallRecorder(info, CALL_SCRIPT)
+        await _call(MemoryCall(recorder), recorder, providers, clips, quiet, options.reply_timeout)
+    finally:
+        await providers.aclose()
+    return latency_rows(recorder.turns)
 
 
 def _check_output(folder: Path) -> None:
@@ -203,7 +244,15 @@ async def _call(
     reply_timeout: float,
 ) -> None:
     def make_session() -> AgentSession:
-        return AgentSession(vad=providers.vad, stt=providers.stt, llm=providers.llm, tts=providers.tts)
+        detector = providers.turn_detector
+        return AgentSession(
+            vad=providers.vad,
+            stt=providers.stt,
+            llm=providers.llm,
+            tts=providers.tts,
+            turn_detection=detector if detector is not None else "vad",
+            preemptive_generation=detector is not None,
+        )
 
     recorder.start()
     view.follow(recorder)
@@ -235,7 +284,14 @@ def main(args: argparse.Namespace) -> int:
         logging.getLogger("livekit").setLevel(logging.ERROR)
     # the demo's server uses livekit-server's built-in dev key pair, whose secret is short on purpose
     warnings.filterwarnings("ignore", message=r"The HMAC key is \d+ bytes long")
-    options = DemoOptions(output=Path(args.output), transport=args.transport, llm=args.llm, tty=args.tty)
+    options = DemoOptions(
+        output=Path(args.output),
+        transport=args.transport,
+        llm=args.llm,
+        tty=args.tty,
+        turn_detection=args.turn_detection,
+        compare=args.compare,
+    )
     try:
         result = asyncio.run(run_demo(options))
     except DemoSetupError as e:

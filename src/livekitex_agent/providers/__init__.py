@@ -17,6 +17,7 @@ from .realtime import (
 from .segmenter import SpeechSegmenter, WindowBuffer
 from .stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabilities, STTStream
 from .tts import TTS, GeneratorTTSStream, TTSStream
+from .turn import TurnDetector
 from .vad import VAD, VADEvent, VADEventType, VADOptions, VADStream
 
 __all__ = [
@@ -54,6 +55,7 @@ __all__ = [
     "TTSStream",
     "ToolChoice",
     "TurnDetection",
+    "TurnDetector",
     "VADEvent",
     "VADEventType",
     "VADOptions",

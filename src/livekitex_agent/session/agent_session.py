@@ -370,7 +370,12 @@ class AgentSession(EventEmitter[EventName]):
         return speech
 
     async def _reply(
-        self, speech: SpeechHandle, *, instructions: str | None = None, turn: TurnTiming | None = None
+        self,
+        speech: SpeechHandle,
+        *,
+        instructions: str | None = None,
+        turn: TurnTiming | None = None,
+        providers: tuple[LLM, TTS | None] | None = None,
     ) -> None:
         switch = self._switch
         if switch is not None and switch.active == "realtime" and switch.engine is not None:
@@ -381,12 +386,17 @@ class AgentSession(EventEmitter[EventName]):
                 if switch.active == "realtime":
                     raise
                 # the model failed while we asked: the pipeline answers instead
-        await ReplyGeneration(self, speech, instructions=instructions, turn=turn).run()
+        llm, tts = providers if providers is not None else (None, None)
+        await ReplyGeneration(self, speech, instructions=instructions, turn=turn, llm=llm, tts=tts).run()
 
-    def _reply_to_user(self, turn: TurnTiming | None = None) -> None:
-        """Answer the user's latest message (a finished spoken turn, or one left unanswered)."""
+    def _reply_to_user(
+        self, turn: TurnTiming | None = None, providers: tuple[LLM, TTS | None] | None = None
+    ) -> SpeechHandle:
+        """Answer the user's latest message (a finished spoken turn, or one left unanswered);
+        ``providers`` replace the agent's LLM and TTS for this reply (a preemptive reply's)."""
         speech = self._new_speech("generate_reply", None, user_initiated=False)
-        self._enqueue(speech, lambda: self._reply(speech, turn=turn))
+        self._enqueue(speech, lambda: self._reply(speech, turn=turn, providers=providers))
+        return speech
 
     def interrupt(self, *, force: bool = False) -> None:
         """Stop the current speech (and drop queued ones) if they allow interruptions, or ``force``."""

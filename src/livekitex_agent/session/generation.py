@@ -73,6 +73,8 @@ class ReplyGeneration:
         say_text: str | AsyncIterator[str] | None = None,
         turn: TurnTiming | None = None,
         add_to_chat_ctx: bool = True,
+        llm: LLM | None = None,
+        tts: TTS | None = None,
     ) -> None:
         self._session = session
         self._speech = speech
@@ -80,6 +82,7 @@ class ReplyGeneration:
         self._say_text = say_text
         self._turn = turn
         self._add_to_chat_ctx = add_to_chat_ctx
+        self._llm, self._tts = llm, tts  # instead of the agent's (e.g. a preemptive reply's buffers)
         self._loop = asyncio.get_running_loop()
         self._out = session._io.audio_output if session._io else None
         self._text_out = session._io.text_output if session._io else None
@@ -167,7 +170,7 @@ class ReplyGeneration:
     async def _llm_loop(self) -> None:
         session = self._session
         agent = session.current_agent
-        llm = session._llm_for(agent)
+        llm = self._llm or session._llm_for(agent)
         if llm is None:
             raise RuntimeError("generate_reply needs an LLM: give llm= to the AgentSession or the Agent")
         max_steps = session.options.max_tool_steps
@@ -265,7 +268,7 @@ class ReplyGeneration:
     # -- speech synthesis -------------------------------------------------------------------------
     async def _tts_worker(self, queue: asyncio.Queue[str | None], step: _Step) -> None:
         session = self._session
-        tts = session._tts_for(session.current_agent)
+        tts = self._tts or session._tts_for(session.current_agent)
         out = self._out
         while (sentence := await queue.get()) is not None:
             if out is None or tts is None:

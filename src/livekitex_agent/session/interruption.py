@@ -4,7 +4,8 @@ When the user has spoken for ``min_interruption_duration`` over an interruptible
 is paused at once (within a frame). If the speech segment yields a transcript (or, with a streaming
 STT, as soon as an interim transcript has words, while the user is still speaking), the interruption
 is confirmed: the speech is cancelled and cut to what was heard. If it yields no words (a cough, a
-door), or none within ``false_interruption_timeout`` after the user stopped, the agent resumes.
+door), only a backchannel ("mm-hm", "yeah": see ``backchannel``), or none within
+``false_interruption_timeout`` after the user stopped, the agent resumes.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ import logging
 from collections.abc import Callable
 
 from ..media.io import AudioOutput
+from .backchannel import backchannel_words, interrupts
 from .options import SessionOptions
 from .speech import SpeechHandle
 
@@ -28,8 +30,10 @@ class InterruptionController:
         current_speech: Callable[[], SpeechHandle | None],
         audio_output: Callable[[], AudioOutput | None],
         interrupt: Callable[[], None],
+        language: str | None = None,
     ) -> None:
         self._options = options
+        self._backchannels = backchannel_words(language, options.backchannel_words)
         self._current_speech = current_speech
         self._audio_output = audio_output
         self._interrupt = interrupt
@@ -62,15 +66,19 @@ class InterruptionController:
         loop = asyncio.get_running_loop()
         self._timer = loop.call_later(self._options.false_interruption_timeout, self._resume)
 
+    def interrupts(self, text: str) -> bool:
+        """Whether ``text`` said over the agent stops it (not empty, not only a backchannel)."""
+        return interrupts(text, words=self._backchannels, min_words=self._options.min_interruption_words)
+
     def on_interim_transcript(self, text: str) -> None:
         """Words heard before the segment's end confirm at once: no need to wait for the final."""
-        if self._held is not None and text.strip():
+        if self._held is not None and self.interrupts(text):
             self._confirm()
 
     def on_segment_transcribed(self, text: str) -> None:
         if self._held is None:
             return
-        if text:
+        if self.interrupts(text):
             self._confirm()
         else:
             self._resume()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import TYPE_CHECKING
 
 from ..chat import ChatMessage
@@ -9,10 +10,15 @@ from ..errors import StopResponse
 from ..events import UserInputTranscribedEvent, UserState
 from ..media.frame import AudioFrame
 from ..providers.stt import STT
+from ..providers.turn import TurnDetector
 from ..providers.vad import VAD
 from .generation import TurnTiming
 from .interruption import InterruptionController
+from .preemptive import PreemptiveReply
 from .recognition import AudioRecognition, RecognitionHooks
+from .speech import SpeechHandle
+
+logger = logging.getLogger("livekitex_agent.session")
 
 if TYPE_CHECKING:
     from .agent_session import AgentSession
@@ -23,12 +29,15 @@ class PipelineListener:
 
     def __init__(self, session: AgentSession, *, vad: VAD, stt: STT) -> None:
         self._session = session
+        self._preemptive: PreemptiveReply | None = None  # prepared for the pending turn
+        self._in_use: set[PreemptiveReply] = set()  # taken by a reply that is still running
         opts = session.options
         self.interruption = InterruptionController(
             options=opts,
             current_speech=lambda: session.current_speech,
             audio_output=lambda: session.io.audio_output if session.io else None,
             interrupt=session.interrupt,
+            language=session.language,
         )
         self.recognition = AudioRecognition(
             vad=vad,
@@ -42,11 +51,14 @@ class PipelineListener:
                 end_of_turn=self._end_of_turn,
                 error=lambda e, source: session._report_error(e, source=source, recoverable=True),
                 usage=session._emit_usage,
+                turn_pending=self._turn_pending,
+                turn_resumed=self._drop_preemptive,
             ),
             min_endpointing_delay=opts.min_endpointing_delay,
             max_endpointing_delay=opts.max_endpointing_delay,
             language=session.language,
             streaming=opts.stt_streaming,
+            turn_detector=opts.turn_detection if isinstance(opts.turn_detection, TurnDetector) else None,
         )
 
     # -- what the session calls -------------------------------------------------------------------
@@ -61,6 +73,7 @@ class PipelineListener:
         return self.recognition.busy
 
     def clear_turn(self) -> None:
+        self._drop_preemptive()
         self.recognition.clear_turn()
 
     def speech_ended(self) -> None:
@@ -68,6 +81,11 @@ class PipelineListener:
         self.interruption.reset()
 
     async def aclose(self) -> None:
+        pending, self._preemptive = self._preemptive, None
+        for preemptive in [pending, *self._in_use]:
+            if preemptive is not None:
+                await preemptive.aclose()
+        self._in_use.clear()
         await self.recognition.aclose()
 
     # -- recognition hooks ------------------------------------------------------------------------
@@ -93,12 +111,59 @@ class PipelineListener:
 
     async def _handle_turn(self, text: str, timing: TurnTiming) -> None:
         s = self._session
+        speech = s.current_speech
+        if speech is not None and not speech.done() and not self.interruption.interrupts(text):
+            logger.debug("backchannel while the agent speaks, not a turn: %r", text)
+            self._drop_preemptive()
+            return
         message = ChatMessage(role="user", content=text)
+        preemptive, self._preemptive = self._preemptive, None
         try:
             await s.current_agent.on_user_turn_completed(s.history.copy(), message)
         except StopResponse:
             s._add_history_item(message)
+            self._close_later(preemptive)
             return
+        ready = preemptive is not None and preemptive.matches(message.content, s.history.last_id)
         s._add_history_item(message)
         s.interrupt()  # a new user turn supersedes what the agent was about to say
-        s._reply_to_user(timing)
+        if preemptive is not None and ready:
+            speech = s._reply_to_user(timing, (preemptive.llm, preemptive.tts))
+            self._in_use.add(preemptive)
+            s._spawn(self._close_after(speech, preemptive), "preemptive-close")
+        else:
+            self._close_later(preemptive)
+            s._reply_to_user(timing)
+
+    # -- preemptive generation --------------------------------------------------------------------
+    def _turn_pending(self, text: str) -> None:
+        s = self._session
+        if not s.options.preemptive_generation or s.engine != "pipeline":
+            return
+        current = self._preemptive
+        if current is not None and current.matches(text, s.history.last_id):
+            return  # already preparing this very reply
+        self._drop_preemptive()
+        agent = s.current_agent
+        llm = s._llm_for(agent)
+        if llm is None:
+            return
+        tools = agent.tools if s.options.max_tool_steps > 0 else []
+        tts = s._tts_for(agent) if s.io is not None and s.io.audio_output is not None else None
+        self._preemptive = PreemptiveReply(user_text=text, history=s.history, llm=llm, tools=tools, tts=tts)
+
+    def _drop_preemptive(self) -> None:
+        """The user goes on (or the turn was taken otherwise): the prepared reply is moot."""
+        preemptive, self._preemptive = self._preemptive, None
+        self._close_later(preemptive)
+
+    async def _close_after(self, speech: SpeechHandle, preemptive: PreemptiveReply) -> None:
+        try:
+            await speech.wait_for_playout()
+        finally:
+            self._in_use.discard(preemptive)
+            await preemptive.aclose()
+
+    def _close_later(self, preemptive: PreemptiveReply | None) -> None:
+        if preemptive is not None:
+            self._session._spawn(preemptive.aclose(), "preemptive-close")

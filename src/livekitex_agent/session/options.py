@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..errors import ConfigError
+from ..providers.turn import TurnDetector
 from ..validation import check_bool, check_instance, check_int, check_number
 
 
@@ -16,6 +17,17 @@ class SessionOptions:
     ``stt_streaming``: recognize with the STT's stream when it has one (``capabilities.streaming``):
     interim transcripts while the user speaks, the final one soon after; False transcribes each VAD
     segment once it has ended.
+
+    ``turn_detection``: how the end of the user's turn is decided. ``"vad"``: after
+    ``min_endpointing_delay`` of silence. A :class:`~livekitex_agent.providers.TurnDetector` (e.g.
+    ``plugins.local.SmartTurnDetector()``): asked after its ``pause_duration`` of silence, from the
+    audio and the transcript; ``min_endpointing_delay`` does not apply, its ``max_pause`` does.
+
+    ``preemptive_generation``: once the user's words are transcribed but the turn is not yet
+    decided, start the LLM request and the first sentence's TTS; the reply plays them if the turn
+    ends with those words, and they are dropped (never heard, never in the history) if the user
+    goes on. Hides LLM and TTS latency behind the end-of-turn decision, at the cost of requests
+    for turns that go on.
     """
 
     allow_interruptions: bool = True  # the user's speech may interrupt the agent (barge-in)
@@ -31,7 +43,13 @@ class SessionOptions:
     idle_timeout: float | None = None
     max_history_items: int | None = 400  # the oldest history items are trimmed beyond this many items
     max_history_tokens: int | None = 32_000  # ... and beyond about this many tokens (~4 characters each)
+    # speech over the agent with fewer words than this interrupts only if a word is not a
+    # backchannel ("mm-hm", "yeah", "okay" do not stop the agent; "wait", "no, stop" do)
+    min_interruption_words: int = 3
+    backchannel_words: tuple[str, ...] | None = None  # None: the default list of the session's language
     stt_streaming: bool = True
+    preemptive_generation: bool = False
+    turn_detection: str | TurnDetector = "vad"
 
     def __post_init__(self) -> None:
         check_bool("allow_interruptions", self.allow_interruptions)
@@ -49,6 +67,20 @@ class SessionOptions:
             )
         check_int("max_tool_steps", self.max_tool_steps)
         check_bool("stt_streaming", self.stt_streaming)
+        if not isinstance(self.turn_detection, TurnDetector) and self.turn_detection != "vad":
+            raise ConfigError(
+                f"turn_detection={self.turn_detection!r} must be 'vad' or a TurnDetector "
+                "(e.g. plugins.local.SmartTurnDetector())"
+            )
+        check_int("min_interruption_words", self.min_interruption_words, minimum=1)
+        if self.backchannel_words is not None and (
+            isinstance(self.backchannel_words, str)
+            or not all(isinstance(w, str) and w.strip() for w in self.backchannel_words)
+        ):
+            raise ConfigError(
+                f"backchannel_words={self.backchannel_words!r} must be a sequence of words or None"
+            )
+        check_bool("preemptive_generation", self.preemptive_generation)
         check_int("max_history_items", self.max_history_items, minimum=2, allow_none=True)
         check_int("max_history_tokens", self.max_history_tokens, minimum=16, allow_none=True)
 

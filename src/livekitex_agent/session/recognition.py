@@ -7,7 +7,9 @@ while the user speaks) and the final arrives soon after the end; otherwise the s
 transcribed once it has ended. A broken stream falls back to per-segment recognition of the same
 audio. The end of the turn is decided when the user has been silent for ``min_endpointing_delay``
 and every segment has its transcript (waiting for a slow transcript at most until
-``max_endpointing_delay``).
+``max_endpointing_delay``). With a :class:`TurnDetector`, a segment ends after the detector's
+``pause_duration`` of silence and the detector decides once its transcript is in (see
+``turn_detection``); a turn it holds ends after its ``max_pause``.
 """
 
 from __future__ import annotations
@@ -22,9 +24,13 @@ from ..media.resample import Resampler, resample
 from ..metrics import UsageMetrics
 from ..providers.base import with_retries
 from ..providers.stt import STT
+from ..providers.turn import TurnDetector
 from ..providers.vad import VAD, VADEvent, VADEventType, VADStream
 from .generation import TurnTiming
 from .stt_stream import StreamedSegment, StreamFailed
+from .turn_detection import DetectorTurns
+
+EARLY_PENDING_SILENCE = 0.07  # seconds of silence (two VAD windows) after which interim words are the turn so far
 
 
 @dataclass
@@ -39,6 +45,9 @@ class RecognitionHooks:
     end_of_turn: Callable[[str, TurnTiming], None]
     error: Callable[[BaseException, str], None]  # (error, source); the session logs and reports it
     usage: Callable[[UsageMetrics], None]
+    # every transcript of the turn is in but the turn is not over yet (text so far) / the user goes on
+    turn_pending: Callable[[str], None] = lambda _text: None
+    turn_resumed: Callable[[], None] = lambda: None
 
 
 class AudioRecognition:
@@ -52,6 +61,7 @@ class AudioRecognition:
         max_endpointing_delay: float,
         language: str | None = None,
         streaming: bool = True,
+        turn_detector: TurnDetector | None = None,
     ) -> None:
         self._vad = vad
         self._stt = stt
@@ -78,6 +88,19 @@ class AudioRecognition:
         self._silence_ok = False
         self._captured_at: float | None = None  # arrival time of the latest frame, if its source said
         self._closed = False
+        self._interim = ""  # the open streaming segment's text so far
+        self._early_pending = False  # turn_pending was told about this pause from the interim text
+        self._detector = (
+            DetectorTurns(
+                turn_detector,
+                sample_rate=vad.sample_rate,
+                language=language,
+                on_complete=self._on_detector_complete,
+                on_error=lambda e: hooks.error(e, "turn_detection"),
+            )
+            if turn_detector is not None
+            else None
+        )
 
     @property
     def busy(self) -> bool:
@@ -98,8 +121,29 @@ class AudioRecognition:
         self._frame, self._frame_start = resampled, self._samples_in
         self._samples_in += resampled.samples_per_channel
         open_before = self._segment
+        detector = self._detector
+        if detector is not None:
+            detector.audio.push(resampled.data if resampled.num_channels == 1 else resampled.to_mono().data)
         for event in self._vad_stream.push_frame(resampled):
             self._on_vad_event(event)
+            if (
+                event.type is VADEventType.INFERENCE
+                and event.silence_duration >= EARLY_PENDING_SILENCE
+                and self._interim
+                and not self._early_pending
+            ):
+                # a streaming STT already has the words: a reply may be prepared before the final
+                self._early_pending = True
+                self._hooks.turn_pending(" ".join([*self._turn_parts, self._interim]))
+            if (
+                detector is not None
+                and event.type is VADEventType.INFERENCE
+                and event.silence_duration >= detector.detector.pause_duration
+            ):
+                # a pause long enough to ask the detector: end the segment now to get its transcript
+                for end in self._vad_stream.flush():
+                    self._on_vad_event(end)
+                break  # the rest of the events belong to the segment just ended
         self._frame = None
         if open_before is not None and self._segment is open_before:
             open_before.push(resampled)  # the frame the VAD has, not a copy
@@ -115,14 +159,21 @@ class AudioRecognition:
             self._hooks.speech_progress(event.speech_duration)
         elif event.type is VADEventType.START_OF_SPEECH:
             self._speaking = True
+            self._interim = ""
+            self._early_pending = False
             self._cancel_timers()
             self._silence_ok = False
+            if self._detector is not None:
+                self._detector.cancel()
+                self._detector.audio.start_turn(sum(f.duration for f in event.frames) + 0.02)
+            self._hooks.turn_resumed()
             self._hooks.speech_started()
             self._hooks.speech_progress(event.speech_duration)
             if self._streaming:
                 self._open_segment(event)
         elif event.type is VADEventType.END_OF_SPEECH:
             self._speaking = False
+            self._interim = ""
             # the silence ended with the frame just pushed: count back from when that frame arrived
             # (not from now: audio that queued on a busy worker must not shorten the latency)
             arrived = self._captured_at if self._captured_at is not None else self._loop.time()
@@ -134,6 +185,8 @@ class AudioRecognition:
             elif event.frames:
                 self._start_task(self._transcribe(list(event.frames)), "stt-segment")
             self._arm_timers()
+            if self._detector is not None:
+                self._maybe_end_turn()  # the transcripts may all be in already: ask the detector
 
     def _start_task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = self._loop.create_task(coro, name=name)
@@ -162,6 +215,7 @@ class AudioRecognition:
 
     def _on_interim(self, text: str) -> None:
         if not self._closed:
+            self._interim = text
             self._hooks.transcript(text, False)
 
     async def _stream_segment(self, segment: StreamedSegment) -> None:
@@ -239,8 +293,12 @@ class AudioRecognition:
     def _arm_timers(self) -> None:
         self._cancel_timers()
         assert self._speech_end is not None
-        self._timer = self._loop.call_at(self._speech_end + self._min_delay, self._on_silence_long_enough)
-        self._deadline = self._loop.call_at(self._speech_end + self._max_delay, self._on_deadline)
+        min_delay, max_delay = self._min_delay, self._max_delay
+        if self._detector is not None:  # the detector decides; silence alone only after max_pause
+            min_delay = self._detector.detector.max_pause
+            max_delay = max(max_delay, min_delay)
+        self._timer = self._loop.call_at(self._speech_end + min_delay, self._on_silence_long_enough)
+        self._deadline = self._loop.call_at(self._speech_end + max_delay, self._on_deadline)
 
     def _cancel_timers(self) -> None:
         for handle in (self._timer, self._deadline):
@@ -257,15 +315,28 @@ class AudioRecognition:
         self._deadline = None
         self._maybe_end_turn(force=True)
 
+    def _on_detector_complete(self) -> None:
+        self._silence_ok = True
+        self._maybe_end_turn()
+
     def _maybe_end_turn(self, force: bool = False) -> None:
-        if self._closed or self._speaking or not self._silence_ok:
+        if self._closed or self._speaking:
             return
         if self._stt_tasks and not force:
             return  # a transcript is still on its way
         if not self._turn_parts:
             return  # noise, or speech without words: not a turn
+        if not self._silence_ok:
+            text = " ".join(self._turn_parts)
+            self._hooks.turn_pending(text)
+            if self._detector is not None:
+                self._detector.ask(text)
+            return
         self._cancel_timers()
         self._silence_ok = False
+        if self._detector is not None:
+            self._detector.cancel()
+            self._detector.audio.end_turn()
         text = " ".join(self._turn_parts)
         self._turn_parts = []
         timing = TurnTiming(
@@ -278,10 +349,15 @@ class AudioRecognition:
     def clear_turn(self) -> None:
         """Forget the words gathered so far (e.g. the turn was taken as text input instead)."""
         self._turn_parts = []
+        if self._detector is not None:
+            self._detector.cancel()
+            self._detector.audio.end_turn()
 
     async def aclose(self) -> None:
         self._closed = True
         self._cancel_timers()
+        if self._detector is not None:
+            await self._detector.aclose()
         tasks = list(self._stt_tasks)
         for task in tasks:
             task.cancel()

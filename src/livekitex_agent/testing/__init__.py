@@ -22,6 +22,7 @@ import importlib
 from typing import Any
 
 from ..rooms.memory import MemoryAudioInput, MemoryAudioOutput, MemoryIO, MemoryTextOutput
+from .fake_turn import FakeTurnDetector, TurnQuestion
 from .fakes import (
     FakeLLM,
     FakeLLMResponse,
@@ -48,12 +49,14 @@ __all__ = [
     "FakeSTT",
     "FakeTTS",
     "FakeToolCall",
+    "FakeTurnDetector",
     "FakeVAD",
     "LLMRequest",
     "MemoryAudioInput",
     "MemoryAudioOutput",
     "MemoryIO",
     "MemoryTextOutput",
+    "TurnQuestion",
     "VirtualTimeLoop",
     "run_virtual",
     "virtual_time",

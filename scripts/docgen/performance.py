@@ -38,6 +38,7 @@ class Known:
     title: str
     measures: str
     figures: tuple[Figure, ...]
+    wide: bool = False  # one RESULT line per configuration: one table, a row per line
 
 
 SECTIONS = (
@@ -46,11 +47,38 @@ SECTIONS = (
     ("memory", "Memory per session and per process"),
     ("dispatch", "Dispatch latency"),
     ("switchover", "Switchover time"),
+    ("turns", "Turn taking"),
     ("startup", "Import time"),
     ("providers", "Offline providers"),
 )
 
 KNOWN: dict[str, Known] = {
+    "turn_taking": Known(
+        "turns",
+        "End of turn: false cuts against reply delay, per configuration",
+        "Every clip of `bench/turn_corpus.py` (espeak-ng voices; clean ends, mid-turn pauses of 0.3–1.5 s, "
+        "trailing fillers, questions) spoken into a real `AgentSession` (Silero VAD, a streaming STT fed "
+        "from the corpus's ground truth, scripted LLM and TTS) on virtual time, the turn model's compute "
+        "charged as the thread CPU it took. Per configuration: `false_cut_pct`, paused clips whose turn "
+        "was taken during a mid-turn pause (%); `eot_*`, true end of speech → end-of-turn decision; "
+        "`reply_*`, true end of speech → first agent audio; LLM requests per clip (preemptive generation "
+        "makes more).",
+        (),
+        wide=True,
+    ),
+    "smart_turn_cost": Known(
+        "turns",
+        "Cost of the Smart Turn model",
+        "The end-of-turn model on a real loop: thread CPU per decision (features and inference), and the "
+        "longest event-loop stall while decisions run in the executor (and with none running).",
+        (
+            Figure("infer_cpu_p50_ms", "CPU per decision p50 (ms)"),
+            Figure("infer_cpu_p95_ms", "CPU per decision p95 (ms)"),
+            Figure("loop_stall_max_ms", "event-loop stall while deciding, max (ms)"),
+            Figure("loop_stall_idle_max_ms", "event-loop stall idle, max (ms)"),
+            Figure("decisions", "decisions"),
+        ),
+    ),
     "turn_stages": Known(
         "latency",
         "Latency of each stage of a spoken turn (offline providers, real time)",
@@ -322,13 +350,19 @@ def render_performance(root: Path = ROOT) -> str:
     for section, heading in SECTIONS:
         parts = []
         order = list(KNOWN)  # within a section: the catalogue's order (stages first)
+        done: set[str] = set()
         for name, values, bench in sorted(
             results, key=lambda r: order.index(r[0]) if r[0] in order else len(order)
         ):
             known = KNOWN.get(name)
-            if known is None:
+            if known is None or name in done:
                 continue
-            figures = _figure_table(values, known, section)
+            if known.wide:
+                done.add(name)
+                lines = [v for n, v, _ in results if n == name]
+                figures = _wide_table(lines) if section == known.section else ""
+            else:
+                figures = _figure_table(values, known, section)
             if not figures:
                 continue
             parts.append(f"\n### {known.title}\n")

@@ -19,6 +19,7 @@ import logging
 import time
 
 from livekitex_agent import Agent
+from livekitex_agent.events import EngineChangedEvent
 from livekitex_agent.metrics import percentile
 from livekitex_agent.plugins.openai.realtime import RealtimeModel
 from livekitex_agent.providers.base import RetryPolicy
@@ -40,10 +41,12 @@ async def one_round(server: RealtimeTestServer, fault: str) -> tuple[float, floa
     )
     switched = asyncio.Event()
     at: list[float] = []
+    inside: list[float] = []
 
-    def on_engine(ev: object) -> None:
-        if getattr(ev, "new_engine", None) == "pipeline":
+    def on_engine(ev: EngineChangedEvent) -> None:
+        if ev.new_engine == "pipeline":
             at.append(time.perf_counter())
+            inside.append(ev.switch_seconds or 0.0)
             switched.set()
 
     session.on("engine_changed", on_engine)
@@ -56,10 +59,9 @@ async def one_round(server: RealtimeTestServer, fault: str) -> tuple[float, floa
         await server.drop_connection()
     async with asyncio.timeout(10):
         await switched.wait()
-    internal = session._switch.last_switch_seconds if session._switch else None
     await session.aclose()
     server._refuse.clear()
-    return at[0] - t0, internal or 0.0
+    return at[0] - t0, inside[0]
 
 
 async def main(rounds: int) -> None:

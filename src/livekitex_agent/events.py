@@ -30,6 +30,7 @@ EventName = Literal[
     "speech_created",
     "metrics_collected",
     "engine_changed",
+    "realtime_connection_changed",
     "error",
     "close",
 ]
@@ -147,7 +148,27 @@ class EngineChangedEvent:
     old_engine: Literal["realtime", "pipeline"] | None  # None at start
     new_engine: Literal["realtime", "pipeline"]  # the engine running the conversation from now on
     reason: str  # why: the failure that caused a fallback, or a recovery
+    switch_seconds: float | None = None  # realtime -> pipeline: failure noticed -> pipeline ready
     type: Literal["engine_changed"] = "engine_changed"
+    created_at: float = field(default_factory=_now)
+
+
+class RealtimeConnectionState(enum.StrEnum):
+    LOST = "lost"  # the connection dropped (or the model stalled): reconnecting begins
+    RECONNECTING = "reconnecting"  # one reconnect attempt (``attempt`` counts them)
+    RESTORED = "restored"  # reconnected: settings and history replayed, the turn in flight asked again
+    FAILED = "failed"  # the model is unusable: the pipeline takes over when there is one
+
+
+@dataclass
+class RealtimeConnectionChangedEvent:
+    """The realtime model's connection changed (a recovered drop emits no ``error`` event)."""
+
+    state: RealtimeConnectionState
+    reason: str | None = None
+    attempt: int = 0  # the reconnect attempt, for ``reconnecting``
+    outage_seconds: float | None = None  # ``restored``/``failed``: how long the model was unreachable
+    type: Literal["realtime_connection_changed"] = "realtime_connection_changed"
     created_at: float = field(default_factory=_now)
 
 
@@ -157,7 +178,8 @@ class ErrorEvent:
 
     error: BaseException  # usually a ProviderError (with retryable, category, provider)
     source: str  # what failed: "stt", "pipeline" (LLM/TTS reply), "realtime", "speech", or a task name
-    recoverable: bool  # False: the session closes because of it
+    recoverable: bool  # the session goes on (False: it closes because of this error)
+    recovered: bool = False  # nothing was lost: e.g. the pipeline took over from a failed realtime model
     type: Literal["error"] = "error"
     created_at: float = field(default_factory=_now)
 
@@ -181,6 +203,7 @@ SessionEvent = (
     | SpeechCreatedEvent
     | MetricsCollectedEvent
     | EngineChangedEvent
+    | RealtimeConnectionChangedEvent
     | ErrorEvent
     | CloseEvent
 )

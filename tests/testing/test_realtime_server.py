@@ -321,3 +321,64 @@ async def test_faults_close_codes_drop_and_unknown_events(client: RawClient, ser
     assert client.ws.close_code == 1011
     await server.wait_until(lambda: server.connections[0].closed, what="close")
     assert server.connections[0].close_code == 1011
+
+
+async def test_never_answer_accepts_response_create_and_sends_nothing(client: RawClient,
+                                                                      server: RealtimeTestServer) -> None:
+    server.never_answer = True
+    await client.send({"type": "response.create", "event_id": "e1"})
+    await client.append(np.concatenate([tone(400), silence(700)]))  # a user turn under server VAD too
+    await client.until("conversation.item.done")
+    with pytest.raises(TimeoutError):
+        await client.until("response.created", timeout=0.3)
+    assert "error" not in client.types()
+
+
+async def test_echo_metadata_off_answers_with_metadata_null(client: RawClient, server: RealtimeTestServer) -> None:
+    server.echo_metadata = False
+    await client.send({"type": "response.create", "response": {"metadata": {"lkx_request": "r1"}}})
+    created = await client.until("response.created")
+    done = await client.until("response.done")
+    assert created["response"]["metadata"] is None and done["response"]["metadata"] is None
+
+
+async def test_fail_on_answers_the_named_client_event_with_an_error(client: RawClient,
+                                                                    server: RealtimeTestServer) -> None:
+    server.fail_on("response.create")
+    await client.send({"type": "response.create", "event_id": "evt_a"})
+    err = await client.until("error")
+    assert err["error"]["code"] == "insufficient_quota" and err["error"]["event_id"] == "evt_a"
+    assert "response.created" not in client.types()
+    await client.send({"type": "response.create", "event_id": "evt_b"})  # only the first one failed
+    await client.until("response.done")
+    server.fail_on("session.update", "invalid_api_key", count=1)
+    await client.send({"type": "session.update", "session": {"type": "realtime"}, "event_id": "evt_c"})
+    err = await client.until("error")
+    assert err["error"]["code"] == "invalid_api_key" and err["error"]["event_id"] == "evt_c"
+    with pytest.raises(ValueError, match="count must be >= 1, got 0"):
+        server.fail_on("response.create", count=0)
+
+
+async def test_stall_stops_a_response_mid_way_and_keeps_the_socket_open(client: RawClient,
+                                                                         server: RealtimeTestServer) -> None:
+    server.queue_response("one two three four five")
+    server.fail_next_response(after_audio_deltas=2, action="stall")
+    await client.send({"type": "response.create"})
+    await client.until("response.output_audio.delta")
+    await client.until("response.output_audio.delta")
+    with pytest.raises(TimeoutError):
+        await client.until("response.output_audio.delta", timeout=0.3)
+    assert not client.ws.closed and "response.done" not in client.types()
+
+
+async def test_oversized_message_goes_over_the_clients_limit(server: RealtimeTestServer) -> None:
+    async with aiohttp.ClientSession() as http:
+        ws = await http.ws_connect(
+            server.base_url.replace("http://", "ws://") + "/realtime?model=gpt-realtime",
+            headers={"Authorization": f"Bearer {server.api_key}"}, max_msg_size=64 * 1024,
+        )
+        assert (await ws.receive()).type is aiohttp.WSMsgType.TEXT  # session.created
+        await server.send_oversized(100 * 1024)
+        msg = await ws.receive(timeout=5)
+        assert msg.type is aiohttp.WSMsgType.ERROR and ws.close_code == 1009
+        await ws.close()

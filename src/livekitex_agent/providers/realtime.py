@@ -201,9 +201,13 @@ class MessageGeneration:
         return f"MessageGeneration(item_id={self.item_id!r}, text={self.text!r}, audio_bytes={self.audio_bytes})"
 
 
+CONNECTION_LOST = "connection_lost"  # GenerationResult.reason of a response cut by a dropped connection
+
+
 @dataclass
 class GenerationResult:
-    """How a reply ended. ``reason``/``error_code`` come from the status details, when given."""
+    """How a reply ended. ``reason``/``error_code`` come from the status details, when given
+    (``reason`` is :data:`CONNECTION_LOST` when the connection dropped mid-response)."""
 
     status: GenerationStatus
     reason: str | None = None
@@ -226,7 +230,18 @@ class RealtimeGeneration:
         self.user_initiated = user_initiated
         self.messages: AsyncChannel[MessageGeneration] = AsyncChannel()
         self.function_calls: AsyncChannel[FunctionCall] = AsyncChannel()
-        self.done: asyncio.Future[GenerationResult] = asyncio.get_running_loop().create_future()
+        self._loop = asyncio.get_running_loop()
+        self.done: asyncio.Future[GenerationResult] = self._loop.create_future()
+        self.created_at = self._loop.time()
+        self.first_output_at: float | None = None  # loop time of the first output (audio, text, call)
+        self.last_activity = self.created_at  # loop time the server last sent something for it
+
+    def touch(self) -> None:
+        """The server sent output for this response (providers call it; stall detection reads it)."""
+        now = self._loop.time()
+        if self.first_output_at is None:
+            self.first_output_at = now
+        self.last_activity = now
 
     def finish(self, result: GenerationResult) -> None:
         """Close the streams and resolve :attr:`done` (for providers; idempotent)."""
@@ -417,6 +432,17 @@ class RealtimeSession(ABC):
     @abstractmethod
     async def generate_reply(self, instructions: str | None = None) -> RealtimeGeneration:
         """Ask for a response (``instructions`` apply to this one only); returns once it was created."""
+
+    @abstractmethod
+    async def probe(self, timeout: float) -> bool:
+        """Whether the server still talks to us: a request with no effect, answered within ``timeout``
+        seconds (False when not connected). For a model gone quiet when it should have spoken."""
+
+    @abstractmethod
+    async def reconnect(self, reason: str) -> None:
+        """Drop the connection and open a new one, as after a network drop (settings and history are
+        replayed; what was in flight fails with :data:`CONNECTION_LOST`). For a model that stopped
+        answering. Raises :class:`ProviderError` when the session failed or was closed."""
 
     @abstractmethod
     async def interrupt(self) -> None:

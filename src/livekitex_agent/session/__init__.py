@@ -2,7 +2,8 @@
 
 from .agent_session import AgentSession
 from .options import SessionOptions
+from .realtime_stall import RealtimeStallTimeouts
 from .run_result import RunResult
 from .speech import SpeechHandle
 
-__all__ = ["AgentSession", "RunResult", "SessionOptions", "SpeechHandle"]
+__all__ = ["AgentSession", "RealtimeStallTimeouts", "RunResult", "SessionOptions", "SpeechHandle"]

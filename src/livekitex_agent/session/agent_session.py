@@ -35,12 +35,14 @@ from ..providers.realtime import RealtimeModel
 from ..providers.stt import STT
 from ..providers.tts import TTS
 from ..providers.vad import VAD
+from ..validation import check_instance
 from .audio_pump import InputLagMeter, pump_audio
 from .fallback import EngineSwitch
 from .generation import ReplyGeneration, TurnTiming
 from .listening import PipelineListener
 from .options import SessionOptions, check_session_arguments
 from .provider_lease import ProviderLease
+from .realtime_stall import RealtimeStallTimeouts
 from .room_io import make_room_io
 from .run_result import RunResult
 from .speech import SpeechHandle, SpeechSource
@@ -70,6 +72,7 @@ class AgentSession(EventEmitter[EventName]):
         realtime_connect_timeout: float = 5.0,
         realtime_reconnect_grace: float | None = 3.0,
         realtime_recovery_interval: tuple[float, float] = (1.0, 30.0),
+        realtime_stall_timeouts: RealtimeStallTimeouts | None = None,
         userdata: Any = None,
         language: str | None = None,
         close_on_input_end: bool = True,
@@ -84,6 +87,9 @@ class AgentSession(EventEmitter[EventName]):
         - ``realtime_reconnect_grace``: seconds a dropped realtime connection may take to come back
           before the session falls back (None: only the model's own retries decide).
         - ``realtime_recovery_interval``: (first, longest) seconds between recovery probes, doubling.
+        - ``realtime_stall_timeouts``: a :class:`RealtimeStallTimeouts`: how long the realtime model may
+          stay silent (before ``response.created``, before its first output, within its output) before
+          the turn counts as stalled and the connection is renewed (None: the defaults).
         - ``userdata``: any object, shared by the tools of this conversation (``ctx.userdata``).
         - ``language``: the user's language, passed to the STT and on transcripts (None: the STT's own).
         - ``close_on_input_end``: close the session when its audio input ends (end of file, memory input closed).
@@ -105,12 +111,14 @@ class AgentSession(EventEmitter[EventName]):
             realtime_recovery_interval=realtime_recovery_interval,
             flags={"fallback_recovery": fallback_recovery, "close_on_input_end": close_on_input_end},
         )
+        check_instance("realtime_stall_timeouts", realtime_stall_timeouts, RealtimeStallTimeouts)
         self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
         self.realtime = realtime
         self._fallback_recovery = fallback_recovery
         self._realtime_connect_timeout = realtime_connect_timeout
         self._realtime_reconnect_grace = realtime_reconnect_grace
         self._realtime_recovery_interval = realtime_recovery_interval
+        self._realtime_stall_timeouts = realtime_stall_timeouts
         self._switch: EngineSwitch | None = None
         self.userdata = userdata
         self.language = language
@@ -213,6 +221,7 @@ class AgentSession(EventEmitter[EventName]):
                 connect_timeout=self._realtime_connect_timeout,
                 reconnect_grace=self._realtime_reconnect_grace,
                 recovery_interval=self._realtime_recovery_interval,
+                stall_timeouts=self._realtime_stall_timeouts,
             )
             await self._switch.start()
         else:
@@ -378,14 +387,11 @@ class AgentSession(EventEmitter[EventName]):
         providers: tuple[LLM, TTS | None] | None = None,
     ) -> None:
         switch = self._switch
-        if switch is not None and switch.active == "realtime" and switch.engine is not None:
-            try:
-                await switch.engine.generate_reply(speech, instructions)
-                return
-            except ProviderError:
-                if switch.active == "realtime":
-                    raise
-                # the model failed while we asked: the pipeline answers instead
+        # the engine that is up answers (and hands over if it fails); a preemptive reply's own
+        # providers are the pipeline's, so it goes straight to the pipeline
+        if switch is not None and (providers is None or switch.active == "realtime"):
+            await switch.reply(speech, instructions=instructions, turn=turn)
+            return
         llm, tts = providers if providers is not None else (None, None)
         await ReplyGeneration(self, speech, instructions=instructions, turn=turn, llm=llm, tts=tts).run()
 
@@ -524,12 +530,14 @@ class AgentSession(EventEmitter[EventName]):
         if isinstance(metrics, TurnMetrics):
             logger.debug("turn metrics: %s", metrics)
 
-    def _report_error(self, error: BaseException, *, source: str, recoverable: bool) -> None:
+    def _report_error(
+        self, error: BaseException, *, source: str, recoverable: bool, recovered: bool = False
+    ) -> None:
         if isinstance(error, ProviderError):
             logger.warning("%s error (%s): %s", source, error.category.value, error)
         else:
             logger.error("%s error: %r", source, error, exc_info=error)
-        self._emit("error", ErrorEvent(error=error, source=source, recoverable=recoverable))
+        self._emit("error", ErrorEvent(error=error, source=source, recoverable=recoverable, recovered=recovered))
         if not recoverable:
             self._request_close(CloseReason.ERROR, error)
 

@@ -1,11 +1,12 @@
 """Automatic realtime → pipeline fallback, and the way back.
 
 The session starts on the realtime model when it has one. When the model cannot connect, reports
-a fatal error, or cannot reconnect (after its retries, or after ``reconnect_grace`` seconds), the
-session moves to the STT → LLM → TTS pipeline at once: the history is shared, the reply being played
-is cut to what was heard, the audio of the user's unanswered turn (and of the outage) is replayed to
-the pipeline's VAD and STT, and a user message the model never answered gets its answer. With
-``recovery`` on, the model is probed in the background and the session moves back between turns.
+a fatal error, stalls twice in one turn, or cannot reconnect (after its retries, or after
+``reconnect_grace`` seconds), the session moves to the STT → LLM → TTS pipeline at once: the history
+is shared, and the turn in flight is answered exactly once — by the speech that was answering it
+(continuing from what the user heard), or from the replayed audio through the pipeline's VAD and STT
+when the model never transcribed it, or, when nobody was answering yet, as the last user message.
+With ``recovery`` on, the model is probed in the background and the session moves back between turns.
 """
 
 from __future__ import annotations
@@ -16,11 +17,15 @@ import random
 from typing import TYPE_CHECKING, Literal
 
 from ..chat import ChatMessage
-from ..errors import ProviderError
-from ..events import AgentState, EngineChangedEvent, UserState
+from ..errors import ErrorCategory, ProviderError
+from ..events import AgentState, EngineChangedEvent, UserInputTranscribedEvent, UserState
 from ..media.frame import AudioFrame
 from ..providers.realtime import RealtimeModel
+from .generation import ReplyGeneration, TurnTiming
 from .realtime_engine import RealtimeEngine
+from .realtime_stall import RealtimeStallTimeouts
+from .speech import SpeechHandle
+from .turn_guard import TurnHandedOver, UntranscribedTurn, continuation_instructions, merge_continuation
 
 if TYPE_CHECKING:
     from .agent_session import AgentSession
@@ -40,6 +45,7 @@ class EngineSwitch:
         connect_timeout: float,
         reconnect_grace: float | None,
         recovery_interval: tuple[float, float] = (1.0, 30.0),
+        stall_timeouts: RealtimeStallTimeouts | None = None,
     ) -> None:
         self._session = session
         self._model = model
@@ -47,17 +53,19 @@ class EngineSwitch:
         self._connect_timeout = connect_timeout
         self._reconnect_grace = reconnect_grace
         self._recovery_interval = recovery_interval
+        self._stall_timeouts = stall_timeouts
         self.engine: RealtimeEngine | None = None
         self.active: Engine = "pipeline"
-        self.last_switch_seconds: float | None = None  # failure noticed → pipeline ready
 
     def _new_engine(self) -> RealtimeEngine:
         return RealtimeEngine(
             self._session,
             self._model,
             on_failure=self._on_failure,
+            hand_over=self._hand_over,
             connect_timeout=self._connect_timeout,
             reconnect_grace=self._reconnect_grace,
+            stall_timeouts=self._stall_timeouts,
         )
 
     async def start(self) -> None:
@@ -66,7 +74,7 @@ class EngineSwitch:
         try:
             await engine.start(s.current_agent)
         except ProviderError as e:
-            s._report_error(e, source="realtime", recoverable=s.can_run_pipeline)
+            s._report_error(e, source="realtime", recoverable=s.can_run_pipeline, recovered=s.can_run_pipeline)
             self._enter_pipeline(old=None, reason=f"realtime unavailable: {e}")
             if self._recovery:
                 s._spawn(self._recover(), "realtime-recovery")
@@ -84,29 +92,91 @@ class EngineSwitch:
             return True
         return False
 
+    # -- answering ---------------------------------------------------------------------------------
+    async def reply(self, speech: SpeechHandle, *, instructions: str | None, turn: TurnTiming | None) -> None:
+        """Answer in ``speech`` with the engine that is up (the realtime model waits out a reconnect,
+        and hands the turn to the pipeline if it fails meanwhile)."""
+        engine = self.engine
+        if self.active == "realtime" and engine is not None:
+            await engine.answer(speech, None, instructions)
+            return
+        await self._pipeline_reply(speech, instructions, turn)
+
+    async def _hand_over(self, speech: SpeechHandle, handed: TurnHandedOver, instructions: str | None) -> None:
+        await self._pipeline_reply(speech, instructions, None, handed.partial, handed.untranscribed)
+
+    async def _pipeline_reply(
+        self, speech: SpeechHandle, instructions: str | None, turn: TurnTiming | None,
+        partial: ChatMessage | None = None, untranscribed: UntranscribedTurn | None = None,
+    ) -> None:
+        s = self._session
+        if not s.can_run_pipeline:
+            return  # reported when the model failed
+        if untranscribed is not None and not await self._transcribe(untranscribed):
+            return
+        if partial is not None and partial.content:
+            instructions = continuation_instructions(partial.content, instructions)
+        await ReplyGeneration(s, speech, instructions=instructions, turn=turn).run()
+        if partial is not None:
+            answers = [i for i in speech.chat_items if isinstance(i, ChatMessage) and i.role == "assistant"]
+            if answers:
+                merge_continuation(s.history, partial, answers[-1])  # one assistant message for the turn
+
+    async def _transcribe(self, turn: UntranscribedTurn) -> bool:
+        """The pipeline's STT fills in the user's turn the model never transcribed (in its place in the
+        history); False when it heard nothing (or failed, which is reported): nothing to answer."""
+        s = self._session
+        msg, stt = turn.message, s.current_agent.stt or s.stt
+        text = ""
+        if stt is not None and turn.audio:
+            try:
+                text = (await stt.recognize(turn.audio, language=s.language)).text.strip()
+            except ProviderError as e:
+                s._report_error(e, source="stt", recoverable=True)
+        if text:
+            msg.content = text
+            s.history.update_item(msg)
+            s._emit("user_input_transcribed", UserInputTranscribedEvent(transcript=text, is_final=True))
+            s._emit_item_added(msg)
+            return True
+        s.history.remove(msg.id)
+        return False
+
     # -- realtime → pipeline ----------------------------------------------------------------------
     def _on_failure(self, reason: str) -> None:
         s = self._session
         if self.active != "realtime" or s._closing is not None:
             return
-        started = asyncio.get_running_loop().time()
+        loop = asyncio.get_running_loop()
         engine = self.engine
         assert engine is not None
+        started = engine.failure_noticed_at or loop.time()
         replay = engine.unanswered_audio()
+        owner_answers = engine.owner_answers_turn
         self.engine = None
         logger.warning("realtime engine failed (%s): switching to the pipeline", reason)
-        s.interrupt(force=True)  # the reply being played is cut to what was heard
-        self._enter_pipeline(old="realtime", reason=reason)
+        self._enter_pipeline(old="realtime", reason=reason, started=started)
+        if s.can_run_pipeline:
+            error = engine.failure_error or ProviderError(
+                f"realtime model failed: {reason}", provider=self._model.label, retryable=False,
+                category=ErrorCategory.CONNECTION,
+            )
+            s._report_error(error, source="realtime", recoverable=True, recovered=True)
         if s._listener is not None:
             for frame in replay:
                 s._listener.push_audio(frame)
-        self._answer_pending_user_message()
-        self.last_switch_seconds = asyncio.get_running_loop().time() - started
+        untranscribed = engine.untranscribed
+        if not owner_answers:  # (else the speech that was answering the turn answers it on the pipeline)
+            if untranscribed is not None:  # nobody was answering yet: a new speech does
+                speech = s._new_speech("generate_reply", None, user_initiated=False)
+                s._enqueue(speech, lambda: self._pipeline_reply(speech, None, None, untranscribed=untranscribed))
+            else:
+                self._answer_pending_user_message()
         s._spawn(engine.aclose(), "realtime-close")
         if self._recovery:
             s._spawn(self._recover(), "realtime-recovery")
 
-    def _enter_pipeline(self, *, old: Engine | None, reason: str) -> None:
+    def _enter_pipeline(self, *, old: Engine | None, reason: str, started: float | None = None) -> None:
         s = self._session
         self.active = "pipeline"
         if not s.can_run_pipeline:
@@ -117,7 +187,11 @@ class EngineSwitch:
             )
             return
         s._ensure_recognition()
-        s._emit("engine_changed", EngineChangedEvent(old_engine=old, new_engine="pipeline", reason=reason))
+        seconds = asyncio.get_running_loop().time() - started if started is not None else None
+        s._emit(
+            "engine_changed",
+            EngineChangedEvent(old_engine=old, new_engine="pipeline", reason=reason, switch_seconds=seconds),
+        )
 
     def _answer_pending_user_message(self) -> None:
         """A transcribed user message the model never answered gets its answer from the pipeline."""

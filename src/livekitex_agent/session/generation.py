@@ -21,7 +21,7 @@ from ..providers.base import ProviderStream, open_stream
 from ..providers.llm import LLM, ChatChunk
 from ..providers.tts import TTS
 from ..tools.context import RunContext
-from ..tools.executor import ToolExecutor, ToolResult
+from ..tools.executor import CANCELLED_TOOL_OUTPUT, ToolExecutor, ToolResult
 from .sentences import SentenceStream
 from .speech import SpeechHandle
 from .timeline import SpeechTimeline
@@ -30,8 +30,6 @@ if TYPE_CHECKING:
     from .agent_session import AgentSession
 
 logger = logging.getLogger("livekitex_agent.session")
-
-CANCELLED_TOOL_OUTPUT = "The call was cancelled because the user interrupted."
 
 
 @dataclass

@@ -1,71 +1,60 @@
 """The realtime engine: one speech-to-speech session carries the whole turn (VAD, LLM, voice).
 
 It feeds the user's audio to the model, turns the model's events into session events and history
-items, plays each response through the session's audio output, runs tools through the same
-executor as the pipeline, and cuts interrupted replies to what was heard. It also keeps the recent
-input audio, so that a switch to the pipeline can replay the user's turn in flight.
+items, and answers each turn with a :class:`~.realtime_reply.RealtimeReply`. It follows the turn in
+flight with a :class:`~.turn_guard.TurnGuard`: a dropped connection or a stalled model is recovered
+(reconnect, then the answer is asked for again), and when the model fails, the turn is handed to the
+pipeline exactly once. It keeps the recent input audio, so that the pipeline can hear what the model
+did not answer.
 """
 
 from __future__ import annotations
 
 import asyncio
-import collections
-import contextlib
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from collections.abc import Callable, Coroutine
+from typing import TYPE_CHECKING, Any
 
 from ..agent import Agent
-from ..chat import ChatMessage, FunctionCallOutput
-from ..errors import ProviderError
-from ..events import AgentState, FunctionToolsExecutedEvent, UserInputTranscribedEvent, UserState
+from ..chat import ChatMessage
+from ..errors import ProviderError, ProviderTimeoutError
+from ..events import (
+    UserInputTranscribedEvent,
+    UserState,
+)
 from ..media.frame import AudioFrame
-from ..media.resample import Resampler
-from ..metrics import TurnMetrics
 from ..providers import realtime as rt
-from ..tools.context import RunContext
-from ..tools.executor import ToolExecutor
-from .generation import CANCELLED_TOOL_OUTPUT
+from .realtime_host import AnswerCut, Stalled
+from .realtime_input import UserInput
+from .realtime_liveness import DeafModelWatch
+from .realtime_outage import Outage
+from .realtime_reply import RealtimeReply
+from .realtime_stall import RealtimeStallTimeouts, ResponseDue
 from .speech import SpeechHandle
+from .turn_guard import (
+    MAX_DROPS_PER_TURN,
+    MAX_STALLS_PER_TURN,
+    Turn,
+    TurnGuard,
+    TurnHandedOver,
+    TurnPhase,
+    UntranscribedTurn,
+)
 
 if TYPE_CHECKING:
     from .agent_session import AgentSession
 
 logger = logging.getLogger("livekitex_agent.session")
 
-REPLAY_PADDING = 0.3  # seconds of audio kept before the user's speech started, for the VAD
-
-
-@dataclass
-class _Played:
-    message: ChatMessage
-    source: rt.MessageGeneration
-    audio_seconds: float = 0.0
-
-    @property
-    def item_id(self) -> str:
-        return self.source.item_id
-
-
-class InputBuffer:
-    """The last ``max_seconds`` of input frames with their loop times (frames are shared, not copied)."""
-
-    def __init__(self, max_seconds: float = 30.0) -> None:
-        self._frames: collections.deque[tuple[float, AudioFrame]] = collections.deque()
-        self._max = max_seconds
-
-    def push(self, t: float, frame: AudioFrame) -> None:
-        self._frames.append((t, frame))
-        while self._frames and t - self._frames[0][0] > self._max:
-            self._frames.popleft()
-
-    def since(self, t: float) -> list[AudioFrame]:
-        return [f for ft, f in self._frames if ft >= t]
+HandOver = Callable[[SpeechHandle, TurnHandedOver, str | None], Coroutine[Any, Any, None]]
 
 
 class RealtimeEngine:
-    """Runs the conversation on a :class:`~livekitex_agent.providers.realtime.RealtimeSession`."""
+    """Runs the conversation on a :class:`~livekitex_agent.providers.realtime.RealtimeSession`.
+
+    ``on_failure(reason)`` is called once when the model is unusable; ``hand_over`` answers a turn
+    the failed model left unanswered (the pipeline), in the speech that owned it.
+    """
 
     def __init__(
         self,
@@ -73,104 +62,209 @@ class RealtimeEngine:
         model: rt.RealtimeModel,
         *,
         on_failure: Callable[[str], None],
+        hand_over: HandOver,
         connect_timeout: float = 5.0,
         reconnect_grace: float | None = 3.0,
+        stall_timeouts: RealtimeStallTimeouts | None = None,
     ) -> None:
-        self._session = session
+        self.session = session
         self._model = model
-        self._rt = model.session()
+        self.rt = model.session()
+        self.label = model.label
+        self.handoff_types: tuple[type, ...] = (Agent,)
+        self.guard = TurnGuard()
+        self.stall_timeouts = stall_timeouts or RealtimeStallTimeouts()
+        self.speech_stopped_at: float | None = None
         self._on_failure = on_failure
+        self._hand_over = hand_over
         self._connect_timeout = connect_timeout
-        self._reconnect_grace = reconnect_grace
         self._loop = asyncio.get_running_loop()
-        self._buffer = InputBuffer()
         self._events_task: asyncio.Task[None] | None = None
-        self._grace_timer: asyncio.TimerHandle | None = None
-        self._turn_start: float | None = None  # the user's turn not answered yet began here
-        self._outage_start: float | None = None
-        self._speech_stopped_at: float | None = None
-        self._in_flight: list[_Played] = []  # messages of the reply being played
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._drop_requested = False  # a stalled connection is being dropped
+        self._quiet_since: float | None = None
+        self._response_due = ResponseDue(self.stall_timeouts.response_created, self._no_response)
+        self._changed = asyncio.Event()  # set (and replaced) at every connection change
+        self._outage = Outage(session._emit, grace=reconnect_grace, on_grace_over=self.fail)
+        self._input = UserInput(  # with server turn detection: notices a model that stopped hearing the user
+            DeafModelWatch(self.rt.probe, timeout=self.stall_timeouts.response_created, on_deaf=self._model_deaf)
+            if model.options.turn_detection is not None else None
+        )
+        self._unheard_stalls = 0
+        self.untranscribed: UntranscribedTurn | None = None  # on failure: the turn the model never transcribed
         self._failed = False
         self._closed = False
+        self.failure_noticed_at: float | None = None
+        self.failure_error: ProviderError | None = None  # what made the model fail, when it said
 
     @property
     def failed(self) -> bool:
-        return self._failed
+        return self._failed or self.rt.state in (rt.ConnectionState.FAILED, rt.ConnectionState.CLOSED)
+
+    @property
+    def closed(self) -> bool:
+        return self._closed
+
+    @property
+    def owner_answers_turn(self) -> bool:
+        """After a failure: the speech that owned the turn in flight answers it on the pipeline."""
+        turn = self.guard.turn
+        return (
+            self.guard.phase is TurnPhase.HANDED_OVER
+            and turn is not None
+            and turn.owner is not None
+        )
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self, agent: Agent) -> None:
         """Connect and load the agent and the history; raises :class:`ProviderError` on failure."""
         try:
             async with asyncio.timeout(self._connect_timeout):
-                await self._rt.connect()
+                await self.rt.connect()
         except TimeoutError:
-            await self._rt.aclose()
+            await self.rt.aclose()
             raise ProviderError(
-                f"no connection within {self._connect_timeout:g}s", provider=self._model.label, retryable=True
+                f"no connection within {self._connect_timeout:g}s", provider=self.label, retryable=True
             ) from None
         except BaseException:
-            await self._rt.aclose()
+            await self.rt.aclose()
             raise
         await self.load_agent(agent)
         self._events_task = self._loop.create_task(self._read_events(), name="realtime-events")
 
     async def load_agent(self, agent: Agent) -> None:
-        await self._rt.update_instructions(agent.instructions)
-        await self._rt.update_tools(agent.tools)
-        await self._rt.update_chat_ctx(self._session.history)
+        await self.rt.update_instructions(agent.instructions)
+        await self.rt.update_tools(agent.tools)
+        await self.rt.update_chat_ctx(self.session.history)
 
     async def aclose(self) -> None:
         self._closed = True
-        if self._grace_timer is not None:
-            self._grace_timer.cancel()
-        if self._events_task is not None:
-            self._events_task.cancel()
-            await asyncio.gather(self._events_task, return_exceptions=True)
-        await self._rt.aclose()
+        self._cancel_timers()
+        self._wake()
+        if self._input.deaf is not None:
+            await self._input.deaf.aclose()
+        tasks = [t for t in (self._events_task, *self._tasks) if t is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await self.rt.aclose()
+
+    def _cancel_timers(self) -> None:
+        self._outage.cancel()
+        self._response_due.cancel()
 
     # -- input ------------------------------------------------------------------------------------
     def push_audio(self, frame: AudioFrame) -> None:
-        self._buffer.push(self._loop.time(), frame)
-        self._rt.push_audio(frame)
+        self._input.push(self._loop.time(), frame)
+        self.rt.push_audio(frame)
 
     def unanswered_audio(self) -> list[AudioFrame]:
-        """Input the model has not answered: the user's turn in flight and anything said during an outage."""
-        starts = [t for t in (self._turn_start, self._outage_start) if t is not None]
-        return self._buffer.since(min(starts)) if starts else []
+        """Input the pipeline's listener must hear: what was said during an outage, and the user's
+        words not committed yet (a committed turn without transcript goes to the pipeline's STT)."""
+        return self._input.for_pipeline(self._outage.start)
 
-    # -- replies asked by the application ---------------------------------------------------------
-    async def generate_reply(self, speech: SpeechHandle, instructions: str | None) -> None:
-        await self._rt.update_chat_ctx(self._session.history)
-        gen = await self._rt.generate_reply(instructions)
-        await self.play(speech, gen)
+    # -- answering --------------------------------------------------------------------------------
+    async def answer(
+        self, speech: SpeechHandle, gen: rt.RealtimeGeneration | None, instructions: str | None
+    ) -> None:
+        """Answer in ``speech``: play ``gen`` (or ask the model), and hand over if the model fails."""
+        try:
+            await RealtimeReply(self, speech).run(gen, instructions)
+        except TurnHandedOver as h:
+            await self._hand_over(speech, h, instructions)
 
-    async def interrupt(self) -> None:
-        with contextlib.suppress(ProviderError):
-            await self._rt.interrupt()
+    async def wait_connected(self) -> bool:
+        """Until the model is connected (True) or failed / closed (False)."""
+        while not self.failed and not self._closed:
+            if self.rt.state is rt.ConnectionState.CONNECTED and not self._drop_requested:
+                return True
+            await self._changed.wait()
+        return False
+
+    async def request(self, instructions: str | None) -> rt.RealtimeGeneration:
+        """Ask the model for a response; :class:`Stalled` if it is not created in time,
+        :class:`AnswerCut` if the connection goes (or is gone for good)."""
+        if not await self.wait_connected():
+            raise AnswerCut("the realtime model failed")
+        await self.rt.update_chat_ctx(self.session.history)
+        limit, asked = self.stall_timeouts.response_created, self._loop.time()
+        try:
+            async with asyncio.timeout(limit):
+                return await self.rt.generate_reply(instructions)
+        except (TimeoutError, ProviderTimeoutError):
+            raise Stalled(f"no response.created within {limit:g}s", asked) from None
+        except ProviderError as e:
+            if self.failed or (e.retryable and self.rt.state is not rt.ConnectionState.CONNECTED):
+                raise AnswerCut(e.message) from None
+            raise
+
+    def turn_lost(self, turn: Turn, reason: str, *, stalled: bool, since: float | None = None) -> None:
+        """The turn's answer was cut (drop) or never came (a stall, quiet since loop time ``since``):
+        recover, or fail past the limits."""
+        if not self.guard.current(turn) or self.failed:
+            return
+        if stalled:
+            turn.stalls += 1
+        else:
+            turn.drops += 1
+        if turn.stalls > MAX_STALLS_PER_TURN or turn.drops > MAX_DROPS_PER_TURN:
+            what = f"the realtime model {'stalled' if stalled else 'lost its answer'} again during one turn ({reason})"
+            if self.session.can_run_pipeline:
+                self.fail(what)
+                return
+            # nobody to hand the turn to: say so, and keep the model for the next turn
+            self.session._report_error(ProviderError(what, provider=self.label, retryable=True),
+                                       source="realtime", recoverable=True)
+            self.guard.move(TurnPhase.IDLE, "given up: there is no pipeline to answer it")
+            if stalled:
+                self._spawn_reconnect(reason, since)
+            return
+        logger.warning("realtime turn %s: %s; recovering", "stalled" if stalled else "cut", reason)
+        self.guard.move(TurnPhase.RECOVERING, reason)
+        if stalled:
+            self._spawn_reconnect(reason, since)
+
+    def _spawn_reconnect(self, reason: str, since: float | None) -> None:
+        if self.rt.state is rt.ConnectionState.CONNECTED:
+            self._drop_requested = True  # not usable until the new connection is up
+            self._quiet_since = since  # the outage (and its grace) began when the model went quiet
+        task = self._loop.create_task(self._reconnect(reason), name="realtime-stall-reconnect")
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _reconnect(self, reason: str) -> None:
+        try:
+            await self.rt.reconnect(reason)
+        except ProviderError as e:
+            self.fail(f"cannot reconnect after a stall: {e.message}")
+
+    def handed_over(self, turn: Turn) -> TurnHandedOver:
+        return TurnHandedOver(partial=turn.partial, untranscribed=self.untranscribed)
 
     # -- model events -----------------------------------------------------------------------------
     async def _read_events(self) -> None:
-        async for event in self._rt.events():
+        async for event in self.rt.events():
+            if self._input.deaf is not None:
+                self._input.deaf.heard()
             try:
                 self._handle(event)
             except Exception:
                 logger.exception("handling realtime event %s failed", getattr(event, "type", event))
 
     def _handle(self, ev: rt.RealtimeEvent) -> None:
-        s = self._session
+        s = self.session
         if isinstance(ev, rt.InputSpeechStarted):
-            self._turn_start = self._loop.time() - REPLAY_PADDING
+            self._input.speech_started(self._loop.time())
             s._set_user_state(UserState.SPEAKING)
             current = s.current_speech
             if current is not None and current.allow_interruptions and s.options.allow_interruptions:
                 s.interrupt()
         elif isinstance(ev, rt.InputSpeechStopped):
-            self._speech_stopped_at = self._loop.time()
+            self.speech_stopped_at = self._loop.time()
+            self._input.speaking = False
             s._set_user_state(UserState.LISTENING)
         elif isinstance(ev, rt.InputAudioCommitted):
-            # a placeholder under the server's id keeps the server item from being deleted by a sync
-            msg = ChatMessage(role="user", content="", id=ev.item_id)
-            s.history.insert_after(ev.previous_item_id, msg)
+            self._committed(ev)
         elif isinstance(ev, rt.InputTranscriptionDelta):
             s._emit("user_input_transcribed", UserInputTranscribedEvent(transcript=ev.delta, is_final=False))
         elif isinstance(ev, rt.InputTranscriptionCompleted):
@@ -178,17 +272,57 @@ class RealtimeEngine:
         elif isinstance(ev, rt.InputTranscriptionFailed):
             logger.warning("input transcription of %s failed: %s", ev.item_id, ev.message)
         elif isinstance(ev, rt.GenerationCreated):
+            self._response_due.created(ev.generation)
+            self._unheard_stalls = 0
             if not ev.generation.user_initiated:  # ours are played by whoever asked for them
                 self._server_reply(ev.generation)
         elif isinstance(ev, rt.RealtimeErrorEvent):
-            s._report_error(ev.error, source="realtime", recoverable=True)
+            if ev.fatal:  # it fails the session: reported with the failure (and how it was recovered)
+                self.failure_error = self.failure_error or ev.error
+            else:
+                s._report_error(ev.error, source="realtime", recoverable=True)
         elif isinstance(ev, rt.ConnectionStateChanged):
             self._connection_changed(ev)
         elif isinstance(ev, rt.UsageCollected):
             s._emit_usage(ev.usage)
 
+    def _committed(self, ev: rt.InputAudioCommitted) -> None:
+        s = self.session
+        self._input.committed()
+        self._unheard_stalls = 0
+        # a placeholder under the server's id keeps the server item from being deleted by a sync
+        s.history.insert_after(ev.previous_item_id, ChatMessage(role="user", content="", id=ev.item_id))
+        td = self._model.options.turn_detection
+        if td is not None and td.create_response:
+            turn = self.guard.begin("the user's turn ended", user_item_id=ev.item_id)
+            if self._input.turn_start is not None:
+                turn.spoken = (self._input.turn_start, self._loop.time())
+            self._response_due.expect()
+
+    def _no_response(self, reason: str, since: float) -> None:
+        turn, guard = self.guard.turn, self.guard
+        if turn is not None and guard.phase is TurnPhase.AWAITING and turn.owner is None:
+            self.turn_lost(turn, reason, stalled=True, since=since)
+
+    def _model_deaf(self, since: float) -> None:
+        """The user spoke and stopped, and the model said nothing since (loop time ``since``) nor
+        answered a probe: its connection is dead. Reconnect (and say the user's words again), or fail."""
+        if self.failed or self._closed or self.rt.state is not rt.ConnectionState.CONNECTED or self._drop_requested:
+            return
+        reason = "the model said nothing after the user spoke and did not answer a probe"
+        turn = self.guard.turn
+        if turn is not None and self.guard.in_flight:
+            self.turn_lost(turn, reason, stalled=True, since=since)
+            return
+        self._input.mark_unheard(since)
+        self._unheard_stalls += 1
+        if self._unheard_stalls > MAX_STALLS_PER_TURN and self.session.can_run_pipeline:
+            self.fail(reason)
+        else:
+            self._spawn_reconnect(reason, since)
+
     def _transcribed(self, item_id: str, transcript: str) -> None:
-        s = self._session
+        s = self.session
         text = transcript.strip()
         item = s.history.get(item_id)
         if isinstance(item, ChatMessage):
@@ -201,202 +335,74 @@ class RealtimeEngine:
             s._emit("user_input_transcribed", UserInputTranscribedEvent(transcript=text, is_final=True))
         s._emit_item_added(item)
 
-    def _server_reply(self, gen: rt.RealtimeGeneration) -> None:
-        s = self._session
+    def _server_reply(self, gen: rt.RealtimeGeneration | None) -> None:
+        """A response the server started (or the re-request of an unowned turn) gets a speech."""
+        s, guard = self.session, self.guard
         speech = s._new_speech("generate_reply", None, user_initiated=False)
-        s._enqueue(speech, lambda: self.play(speech, gen))
+        turn = guard.turn
+        if turn is None or not guard.in_flight or turn.owner is not None:
+            turn = guard.begin("the model started a response")
+        turn.owner = speech
+        if gen is not None and guard.phase is TurnPhase.AWAITING:
+            guard.move(TurnPhase.ANSWERING, "response created")
+        s._enqueue(speech, lambda: self.answer(speech, gen, None))
+
+    # -- the connection ---------------------------------------------------------------------------
+    def _wake(self) -> None:
+        self._changed.set()
+        self._changed = asyncio.Event()
 
     def _connection_changed(self, ev: rt.ConnectionStateChanged) -> None:
-        if ev.new is rt.ConnectionState.RECONNECTING and self._outage_start is None:
-            self._outage_start = self._loop.time()
-            logger.warning("realtime connection lost (%s); reconnecting", ev.reason)
-            if self._reconnect_grace is not None:
-                self._grace_timer = self._loop.call_later(
-                    self._reconnect_grace, self._fail, f"reconnect took over {self._reconnect_grace:g}s"
-                )
+        if ev.new is not rt.ConnectionState.CONNECTED:
+            self._drop_requested = False
+        if ev.new is rt.ConnectionState.RECONNECTING:
+            quiet, self._quiet_since = self._quiet_since, None
+            if self._outage.lost(ev.reason, ev.attempt, since=quiet):
+                turn = self.guard.turn
+                if turn is not None and turn.owner is None and self.guard.phase is TurnPhase.AWAITING:
+                    self._response_due.cancel()
+                    self.turn_lost(turn, ev.reason or "connection lost", stalled=False)
         elif ev.reconnected:
-            if self._grace_timer is not None:
-                self._grace_timer.cancel()
-                self._grace_timer = None
-            # what the user said while we were offline goes to the new connection
-            outage = self._buffer.since(self._outage_start) if self._outage_start is not None else []
-            self._outage_start = None
-            for frame in outage:
-                self._rt.push_audio(frame)
-            logger.info("realtime reconnected; replayed %.1fs of input", sum(f.duration for f in outage))
+            start = self._outage.start
+            outage = self._outage.restored(ev.reason)
+            # what the user said while we were offline (or had begun to say) goes to the new connection
+            replay = self._input.for_new_connection(start)
+            for frame in replay:
+                self.rt.push_audio(frame)
+            logger.info("realtime reconnected after %.2fs; replayed %.1fs of input",
+                        outage, sum(f.duration for f in replay))
+            if self._input.unheard_from is not None and self._input.deaf is not None:
+                self._input.deaf.replayed()  # the new connection must react to the user's words
+            turn = self.guard.turn
+            if turn is not None and turn.owner is None and self.guard.phase is TurnPhase.RECOVERING:
+                self._server_reply(None)  # nobody answers that turn yet: ask for its answer
         elif ev.new is rt.ConnectionState.FAILED:
-            self._fail(ev.reason or (str(ev.error) if ev.error else "realtime session failed"))
+            self.failure_error = self.failure_error or ev.error
+            self.fail(ev.reason or (str(ev.error) if ev.error else "realtime session failed"))
+        self._wake()
 
-    def _fail(self, reason: str) -> None:
+    def fail(self, reason: str) -> None:
+        """The model is unusable: hand the turn in flight over (exactly once) and tell the switch."""
         if self._failed or self._closed:
             return
         self._failed = True
-        # whatever the failed model was saying did not get said in full
-        for entry in self._in_flight:
-            entry.message.interrupted = True
+        self.failure_noticed_at = self._loop.time()
+        self._cancel_timers()
+        s, guard = self.session, self.guard
+        turn = guard.turn if guard.in_flight else None
+        if turn is not None:
+            user = s.history.get(turn.user_item_id) if turn.user_item_id else None
+            if isinstance(user, ChatMessage) and not user.content.strip():
+                # never transcribed: the pipeline's STT transcribes the turn's audio first
+                now = self._loop.time()
+                start, end = turn.spoken or (self._input.turn_start or now - 30.0, now)
+                self.untranscribed = UntranscribedTurn(user, self._input.buffer.since(start, end))
+            guard.move(TurnPhase.HANDED_OVER, reason)
+        elif (unheard := self._input.take_unheard()) is not None:
+            # the model never heard the user's last words: the pipeline's STT does, and answers them
+            msg = ChatMessage(role="user", content="")
+            s.history.append(msg)
+            self.untranscribed = UntranscribedTurn(msg, unheard)
+        self._outage.failed(reason)
+        self._wake()
         self._on_failure(reason)
-
-    @property
-    def _usable(self) -> bool:
-        return not (self._failed or self._closed)
-
-    # -- playing a response -----------------------------------------------------------------------
-    async def play(self, speech: SpeechHandle, gen: rt.RealtimeGeneration) -> None:
-        """Play ``gen`` and the responses to its tool calls (as one speech), interruptibly."""
-        s = self._session
-        s._current_generation = self
-        self._playback_started_at: float | None = None
-        played: list[_Played] = []
-        self._in_flight = played
-        work = self._loop.create_task(
-            self._play_steps(speech, gen, played), name=f"realtime-play:{speech.id}"
-        )
-        stop = self._loop.create_task(speech.wait_for_interrupt())
-        try:
-            await asyncio.wait({work, stop}, return_when=asyncio.FIRST_COMPLETED)
-        finally:
-            stop.cancel()
-            if not work.done():
-                work.cancel()
-                if self._usable:
-                    await self.interrupt()
-            await asyncio.gather(work, stop, return_exceptions=True)
-            out = s._io.audio_output if s._io else None
-            position = None
-            if out is not None and any(p.audio_seconds > 0 for p in played):
-                failed = not work.cancelled() and work.exception() is not None
-                if speech.interrupted or work.cancelled() or failed:
-                    out.clear_buffer()  # a failed reply is cut: the next engine answers in full
-                    for entry in played:
-                        entry.message.interrupted = True
-                position = (await out.wait_for_playout()).position
-            if s._io and s._io.text_output:
-                s._io.text_output.flush()
-            if (speech.interrupted or played and played[-1].message.interrupted) and played:
-                await self._truncate(played[-1], position)
-            self._in_flight = []
-            self._emit_metrics(speech)
-        if not work.cancelled() and (error := work.exception()) is not None:
-            s._report_error(error, source="realtime", recoverable=True)
-
-    async def _play_steps(
-        self, speech: SpeechHandle, gen: rt.RealtimeGeneration, played: list[_Played]
-    ) -> None:
-        s = self._session
-        agent = s.current_agent
-        executor = ToolExecutor(
-            agent.tool_registry,
-            make_context=lambda call: RunContext(session=s, speech_handle=speech, function_call=call),
-            handoff_types=(Agent,),
-        )
-        handoff: Agent | None = None
-        out = s._io.audio_output if s._io else None
-        for step in range(s.options.max_tool_steps + 1):
-            audio_written = False
-            async for msg in gen.messages:
-                entry = _Played(ChatMessage(role="assistant", content="", id=msg.item_id), msg)
-                played.append(entry)
-                text_task = self._loop.create_task(self._forward_text(msg))
-                try:
-                    resampler: Resampler | None = None
-                    async for frame in msg.audio_stream:
-                        if out is None:
-                            continue
-                        if out.sample_rate and frame.sample_rate != out.sample_rate:
-                            resampler = resampler or Resampler(out.sample_rate)
-                            converted = resampler.push(frame)
-                            if converted is None:
-                                continue
-                            frame = converted
-                        self._turn_start = None  # the user's turn is being answered
-                        entry.audio_seconds += frame.duration
-                        audio_written = True
-                        await out.capture_frame(frame)
-                    await text_task
-                finally:
-                    text_task.cancel()
-                entry.message.content = msg.text.strip()
-                if entry.message.content:
-                    self._turn_start = None
-                    s._add_history_item(entry.message, after=s.history.last_id)
-            calls = [call async for call in gen.function_calls]
-            result = await gen.done
-            if result.status != "completed":
-                for entry in played:
-                    entry.message.interrupted = True
-            if result.status == "failed":
-                raise ProviderError(
-                    f"realtime response failed ({result.error_code or result.reason or 'unknown'})",
-                    provider=self._model.label,
-                    retryable=result.error_code == "inference_rate_limit_exceeded",
-                )
-            if out is not None and audio_written:
-                out.flush()
-                await out.wait_for_playout()
-            if not calls or result.status == "cancelled":
-                break
-            for call in calls:
-                s._add_history_item(call)
-            if not audio_written:
-                s._set_agent_state(AgentState.THINKING)
-            results = await executor.execute(calls)
-            outputs = [
-                r.output or FunctionCallOutput(call.call_id, call.name, CANCELLED_TOOL_OUTPUT, is_error=True)
-                for call, r in zip(calls, results, strict=True)
-            ]
-            for o in outputs:
-                s._add_history_item(o)
-            s._emit(
-                "function_tools_executed",
-                FunctionToolsExecutedEvent(function_calls=calls, function_call_outputs=outputs),
-            )
-            handoff = next((r.handoff for r in results if r.handoff is not None), None)
-            last = step >= s.options.max_tool_steps
-            next_gen = await self._rt.send_tool_outputs(outputs, reply=handoff is None and not last)
-            if next_gen is None:
-                break
-            gen = next_gen
-        if handoff is not None:
-            await s.update_agent(handoff)
-
-    async def _forward_text(self, msg: rt.MessageGeneration) -> None:
-        text_out = self._session._io.text_output if self._session._io else None
-        first = True
-        async for delta in msg.text_stream:
-            if text_out is not None and delta:
-                await text_out.capture_text(delta if not first else delta.lstrip())
-                first = False
-
-    def on_playback_started(self, t: float) -> None:
-        if self._playback_started_at is None:
-            self._playback_started_at = t
-            self._session._set_agent_state(AgentState.SPEAKING)
-
-    async def _truncate(self, entry: _Played, position: float | None) -> None:
-        """Cut the interrupted message, here and on the server, to what the user heard."""
-        heard = entry.audio_seconds if position is None else min(position, entry.audio_seconds)
-        text = entry.source.text.strip()
-        if entry.audio_seconds > 0:
-            words = text.split()
-            text = " ".join(words[: int(len(words) * heard / entry.audio_seconds)])
-        entry.message.content = text
-        entry.message.interrupted = True
-        s = self._session
-        if s.history.get(entry.item_id) is None and text:
-            s._add_history_item(entry.message, after=s.history.last_id)
-        else:
-            s.history.update_item(entry.message)
-        if self._usable:
-            with contextlib.suppress(ProviderError):
-                await self._rt.truncate(
-                    entry.item_id, rt.audio_end_ms(heard * 1000, entry.source.audio_bytes)
-                )
-
-    def _emit_metrics(self, speech: SpeechHandle) -> None:
-        stopped, started = self._speech_stopped_at, self._playback_started_at
-        if stopped is None or started is None or started < stopped:
-            return
-        m = TurnMetrics(speech_id=speech.id, engine="realtime", interrupted=speech.interrupted)
-        m.e2e_latency = started - stopped
-        self._session._emit_metrics(m)
-        self._speech_stopped_at = None

@@ -20,6 +20,7 @@ from .registry import ToolRegistry
 logger = logging.getLogger("livekitex_agent.tools")
 
 GENERIC_ERROR = "An internal error occurred while running the tool {name!r}."
+CANCELLED_TOOL_OUTPUT = "The call was cancelled because the user interrupted."
 
 
 @dataclass

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+
 import numpy as np
 import pytest
 
@@ -11,8 +13,9 @@ from livekitex_agent.media import AudioFrame
 from livekitex_agent.plugins.openai.realtime import RealtimeModel, realtime_url
 from livekitex_agent.plugins.openai.realtime.audio import AudioChunker
 from livekitex_agent.plugins.openai.realtime.connection import close_error, handshake_error, server_error
-from livekitex_agent.plugins.openai.realtime.history import diff_history, replay_items
+from livekitex_agent.plugins.openai.realtime.history import diff_history, item_wire, replay_items
 from livekitex_agent.plugins.openai.realtime.protocol import ErrorEvent
+from livekitex_agent.plugins.openai.realtime.turn_audio import TurnAudio
 from livekitex_agent.providers.realtime import RealtimeOptions, TurnDetection, audio_end_ms
 
 
@@ -55,6 +58,36 @@ def test_empty_messages_and_instructions_are_never_created_or_replayed() -> None
     creates, _ = diff_history(local, [])
     assert [item.id for item, _ in creates] == ["u2"]
     assert [item.id for item in replay_items(local)] == ["u2"]
+
+
+def test_an_untranscribed_user_turn_is_replayed_as_its_audio_until_its_transcript_comes() -> None:
+    audio = TurnAudio(max_seconds=1.0, max_turns=2)
+    audio.sent(b"\x01\x00" * 100)
+    audio.committed("audio1")
+    audio.sent(b"\x02\x00" * 10)
+    audio.cleared()  # a buffer cleared without a commit belongs to no turn
+    audio.committed("nothing_sent")
+    local = [msg("user", "", "audio1"), msg("user", "", "nothing_sent"), msg("assistant", "hi", "a1")]
+    assert [item.id for item in replay_items(local, audio.turns)] == ["audio1", "a1"]
+    creates, _ = diff_history(local, [], audio=audio.turns)
+    assert [(item.id, prev) for item, prev in creates] == [("audio1", "root"), ("a1", "audio1")]
+    wire = item_wire(local[0], audio.turns)
+    assert wire["content"] == [{"type": "input_audio", "audio": base64.b64encode(b"\x01\x00" * 100).decode()}]
+    audio.transcribed("audio1")
+    local[0].content = "now transcribed"
+    assert item_wire(local[0], audio.turns)["content"] == [{"type": "input_text", "text": "now transcribed"}]
+    assert audio.get("audio1") is None
+
+
+def test_turn_audio_is_bounded_in_time_and_turns() -> None:
+    audio = TurnAudio(max_seconds=0.01, max_turns=1)  # 480 bytes at 24 kHz PCM16
+    for _ in range(10):
+        audio.sent(b"\x00" * 100)
+    audio.committed("t1")
+    assert len(audio.get("t1") or b"") <= 480
+    audio.sent(b"\x00" * 2)
+    audio.committed("t2")
+    assert audio.get("t1") is None and audio.get("t2") == b"\x00" * 2
 
 
 # -- audio chunking -----------------------------------------------------------------------------------

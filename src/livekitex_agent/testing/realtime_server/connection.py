@@ -85,6 +85,7 @@ class ServerConnection:
         self.item_audio_ms: dict[str, int] = {}
         self.tone = ToneGenerator()
         self._deferred: list[dict[str, Any]] = []
+        self.stalled = False  # stall_connection(): nothing is sent any more
         self._lock = asyncio.Lock()
         self._tasks: set[asyncio.Task[Any]] = set()
 
@@ -102,7 +103,7 @@ class ServerConnection:
         async with self._lock:
             if self.server.event_delay > 0:
                 await asyncio.sleep(self.server.event_delay)
-            if self.ws.closed:
+            if self.ws.closed or self.stalled:
                 return
             self.server._record(self.record, "server", event)
             try:
@@ -173,6 +174,11 @@ class ServerConnection:
             await self.error("missing_required_parameter", "Missing required parameter: 'type'.", param="type")
             return
         self.server._record(self.record, "client", event)
+        fault = self.server._take_event_fault(event["type"])
+        if fault is not None:
+            await self.error(fault.code, fault.message, error_type=fault.error_type,
+                             client_event_id=event.get("event_id"))
+            return
         handler = getattr(self, "on_" + event["type"].replace(".", "_"), None)
         if handler is None:
             await self.error("invalid_value", f"Invalid value: '{event['type']}'. Supported values are the "
@@ -247,7 +253,8 @@ class ServerConnection:
                 await self.send({"type": "input_audio_buffer.speech_stopped", "audio_end_ms": change.ms,
                                  "item_id": item_id})
                 await self.commit(item_id)
-                if td.get("create_response", True) and self.response is None and not self.transcription_only:
+                if td.get("create_response", True) and self.response is None and not self.transcription_only \
+                        and not self.server.never_answer:
                     self.start_response({})
 
     async def on_input_audio_buffer_commit(self, event: dict[str, Any]) -> None:
@@ -373,6 +380,8 @@ class ServerConnection:
             if key not in _RESPONSE_KEYS:
                 raise ClientEventError("unknown_parameter", f"Unknown parameter: 'response.{key}'.",
                                        f"response.{key}")
+        if self.server.never_answer:
+            return  # accepted, never answered
         if self.response is not None:
             raise ClientEventError(
                 "conversation_already_has_active_response",

@@ -34,7 +34,7 @@ class ResponseRun:
         self._wake = asyncio.Event()
         modalities = params.get("output_modalities") or conn.session.get("output_modalities") or ["audio"]
         self.audio = "audio" in modalities
-        self.metadata = params.get("metadata")
+        self.metadata = params.get("metadata") if conn.server.echo_metadata else None
         self.audio_deltas = 0
         self._texts: dict[str, str] = {}
 

@@ -69,11 +69,24 @@ class ConnectionRecord:
         return seqs[nth]
 
 
+FaultAction = Literal["drop", "close", "stall", "oversize"]
+OVERSIZED_BYTES = 33 * 1024 * 1024  # just over the OpenAI client's default 32 MiB message limit
+
+
 @dataclass
 class _ResponseFault:
     after_audio_deltas: int
-    action: Literal["drop", "close"]
+    action: FaultAction
     close_code: int
+    oversize_bytes: int
+
+
+@dataclass
+class _EventFault:
+    code: str
+    message: str
+    error_type: str
+    remaining: int
 
 
 class RealtimeTestServer:
@@ -92,11 +105,16 @@ class RealtimeTestServer:
     ``"transcription"``): committed audio is transcribed word by word, no response is ever created.
     Every client and server event is recorded per connection (:attr:`connections`).
 
-    Fault injection: :meth:`refuse_connections`, :meth:`fail_next_response` (drop the socket or close
-    it mid-response), :meth:`close_connection`, :meth:`drop_connection`, :meth:`send_error`,
-    :meth:`send_raw`; ``event_delay`` (seconds before each server event), ``delta_delay`` (seconds
+    Fault injection: :meth:`refuse_connections`, :meth:`fail_next_response` (drop the socket, close
+    it, stop sending, or send an oversized message mid-response), :meth:`fail_on` (answer a client
+    event type with an error, e.g. a fatal one on ``session.update`` or ``response.create``),
+    :meth:`close_connection`, :meth:`drop_connection`, :meth:`stall_connection`, :meth:`send_error`,
+    :meth:`send_oversized`, :meth:`send_raw`; ``event_delay`` (seconds before each server event), ``delta_delay`` (seconds
     between the deltas of a response), ``inject_unknown`` (unknown event types and fields),
-    ``enforce_session_duration`` (close with 1001 once ``session_duration`` has passed).
+    ``never_answer`` (accept ``response.create`` and finished user turns, and never create a
+    response: a stalled model), ``echo_metadata`` (False: responses do not carry the ``metadata`` the
+    client sent, like some proxies and compatible servers), ``enforce_session_duration`` (close with
+    1001 once ``session_duration`` has passed).
     """
 
     def __init__(
@@ -124,6 +142,8 @@ class RealtimeTestServer:
         self.event_delay = 0.0
         self.delta_delay = 0.0
         self.inject_unknown = False
+        self.never_answer = False  # response.create is accepted, no response ever comes
+        self.echo_metadata = True  # False: response.created/done carry metadata null
         self.connections: list[ConnectionRecord] = []
         self.refused = 0  # connection attempts answered by refuse_connections()
         self._live: dict[int, ServerConnection] = {}
@@ -131,6 +151,7 @@ class RealtimeTestServer:
         self._transcripts: collections.deque[str | None] = collections.deque()
         self._refuse: list[int] = []
         self._response_fault: _ResponseFault | None = None
+        self._event_faults: dict[str, _EventFault] = {}
         self._seq = itertools.count(1)
         self._changed = asyncio.Event()
         self._runner: web.AppRunner | None = None
@@ -193,16 +214,48 @@ class RealtimeTestServer:
         """Answer the next ``count`` connection attempts with HTTP ``status`` instead of a websocket."""
         self._refuse.extend([status] * count)
 
-    def fail_next_response(self, *, after_audio_deltas: int = 1, action: Literal["drop", "close"] = "drop",
-                           close_code: int = 1011) -> None:
-        """Mid-way through the next spoken response: drop the TCP connection, or close with ``close_code``."""
-        self._response_fault = _ResponseFault(after_audio_deltas, action, close_code)
+    def fail_next_response(self, *, after_audio_deltas: int = 1, action: FaultAction = "drop",
+                           close_code: int = 1011, oversize_bytes: int = OVERSIZED_BYTES) -> None:
+        """Mid-way through the next spoken response (after ``after_audio_deltas`` audio deltas):
+
+        - ``"drop"``: drop the TCP connection (the client sees 1006);
+        - ``"close"``: close it with ``close_code``;
+        - ``"stall"``: stop sending for this response (the connection stays open, the response active);
+        - ``"oversize"``: send one message of ``oversize_bytes`` (see :meth:`send_oversized`), then go on.
+        """
+        if after_audio_deltas < 1:
+            raise ValueError(f"after_audio_deltas must be >= 1, got {after_audio_deltas!r}")
+        self._response_fault = _ResponseFault(after_audio_deltas, action, close_code, oversize_bytes)
+
+    def fail_on(self, event_type: str, code: str = "insufficient_quota", message: str = "injected error", *,
+                error_type: str | None = None, count: int = 1) -> None:
+        """Answer the next ``count`` client events of ``event_type`` (e.g. ``"session.update"``,
+        ``"response.create"``) with an ``error`` (naming the client's ``event_id``) instead of handling them.
+        The default code is fatal for the OpenAI client."""
+        if count < 1:
+            raise ValueError(f"count must be >= 1, got {count!r}")
+        self._event_faults[event_type] = _EventFault(code, message, error_type or code, count)
+
+    def _take_event_fault(self, event_type: str) -> _EventFault | None:
+        fault = self._event_faults.get(event_type)
+        if fault is None:
+            return None
+        fault.remaining -= 1
+        if fault.remaining <= 0:
+            del self._event_faults[event_type]
+        return fault
 
     async def _after_audio_delta(self, conn: ServerConnection, run: ResponseRun) -> None:
         fault = self._response_fault
         if fault is None or run.audio_deltas < fault.after_audio_deltas:
             return
         self._response_fault = None
+        if fault.action == "oversize":
+            await self.send_oversized(fault.oversize_bytes, index=conn.record.index)
+            return
+        if fault.action == "stall":
+            logger.info("RealtimeTestServer: response %s stalls (fault injection)", run.id)
+            await asyncio.Event().wait()  # until the connection closes and cancels the response task
         if fault.action == "drop":
             await self.drop_connection(conn.record.index)
         else:
@@ -236,6 +289,18 @@ class RealtimeTestServer:
         if close_code is not None:
             await self.close_connection(code=close_code, index=index)
 
+    def stall_connection(self, index: int = -1) -> None:
+        """From now on send nothing on a connection (the latest by default); it stays open and the
+        client's events are still read and handled: a dead downstream, like a stalled network."""
+        conn = self._conn(index)
+        conn.stalled = True
+
+    async def send_oversized(self, size: int = OVERSIZED_BYTES, *, index: int = -1) -> None:
+        """Send one valid but ``size``-byte message (an unknown event type with padding): over the client's
+        message limit, the client closes the socket with 1009."""
+        filler = max(0, size - 64)
+        await self.send_raw('{"type":"test.oversized","padding":"' + "x" * filler + '"}', index=index)
+
     async def send_raw(self, message: str | dict[str, Any], *, index: int = -1) -> None:
         """Send any text (malformed JSON, unknown event types...) as it is."""
         conn = self._conn(index)
@@ -261,17 +326,23 @@ class RealtimeTestServer:
         except TimeoutError:
             raise TimeoutError(f"RealtimeTestServer: no {what} within {timeout:g}s") from None
 
+    def _events(self, index: int, direction: Literal["client", "server"]) -> list[dict[str, Any]]:
+        """The events of connection ``index`` so far (none while it does not exist yet)."""
+        if not -len(self.connections) <= index < len(self.connections):
+            return []
+        record = self.connections[index]
+        return record.client_events if direction == "client" else record.server_events
+
     async def wait_for_connections(self, count: int, *, timeout: float = 5.0) -> ConnectionRecord:
         await self.wait_until(lambda: len(self.connections) >= count, timeout=timeout, what=f"{count} connections")
         return self.connections[count - 1]
 
     async def wait_for_client_event(self, event_type: str, *, count: int = 1, index: int = -1,
                                     timeout: float = 5.0) -> dict[str, Any]:
-        """The ``count``-th client event of ``event_type`` on connection ``index``, once it arrived."""
+        """The ``count``-th client event of ``event_type`` on connection ``index``, once it arrived
+        (waiting for the connection too)."""
         def matches() -> list[dict[str, Any]]:
-            if not self.connections:
-                return []
-            return [e for e in self.connections[index].client_events if e["type"] == event_type]
+            return [e for e in self._events(index, "client") if e["type"] == event_type]
 
         await self.wait_until(lambda: len(matches()) >= count, timeout=timeout, what=f"client {event_type}")
         return matches()[count - 1]
@@ -279,9 +350,7 @@ class RealtimeTestServer:
     async def wait_for_server_event(self, event_type: str, *, count: int = 1, index: int = -1,
                                     timeout: float = 5.0) -> dict[str, Any]:
         def matches() -> list[dict[str, Any]]:
-            if not self.connections:
-                return []
-            return [e for e in self.connections[index].server_events if e["type"] == event_type]
+            return [e for e in self._events(index, "server") if e["type"] == event_type]
 
         await self.wait_until(lambda: len(matches()) >= count, timeout=timeout, what=f"server {event_type}")
         return matches()[count - 1]

@@ -22,6 +22,7 @@ RETRYABLE_CLOSE_CODES = frozenset({1000, 1001, 1006, 1011, 1012, 1013, 1014})
 _CLOSE_NAMES = {1000: "normal", 1001: "going away", 1006: "abnormal closure", 1011: "server error",
                 1012: "service restart", 1013: "try again later", 1008: "policy violation"}
 _AUTH_CODES = frozenset({"invalid_api_key", "account_deactivated", "beta_api_shape_disabled"})
+DEFAULT_MAX_MESSAGE_BYTES = 32 * 1024 * 1024
 
 
 def server_error(ev: ErrorEvent, *, provider: str, secrets: tuple[str, ...] = ()) -> ProviderError:
@@ -65,10 +66,21 @@ def close_error(code: int | None, reason: str | None, *, provider: str) -> Provi
                          category=ErrorCategory.CONNECTION, code=f"ws_close_{code}")
 
 
+def client_close_error(code: int, detail: str, *, provider: str) -> ProviderError:
+    """We closed the socket ourselves because of what the server sent (e.g. 1009: a message over our limit).
+
+    Retryable: a new connection starts clean, and the turn in flight is asked for again.
+    """
+    name = "message too big" if code == 1009 else _CLOSE_NAMES.get(code, "protocol error")
+    return ProviderError(f"connection closed by the client (code {code} {name}: {detail})", provider=provider,
+                         retryable=True, category=ErrorCategory.CONNECTION, code=f"ws_client_close_{code}")
+
+
 @dataclass
 class CloseInfo:
     code: int | None
     reason: str | None
+    client_error: str | None = None  # set when the client closed the socket because of a bad message
 
 
 class Connection:
@@ -82,6 +94,7 @@ class Connection:
         self._queue: asyncio.Queue[str | None] = asyncio.Queue()
         self._closing = False
         self._close_reason: str | None = None
+        self._client_error: str | None = None
         self._writer = asyncio.create_task(self._write_loop(), name=f"{name}-writer")
 
     def send(self, text: str) -> None:
@@ -112,11 +125,15 @@ class Connection:
             elif msg.type is aiohttp.WSMsgType.CLOSE:
                 self._close_reason = msg.extra or None
                 return
-            else:  # CLOSING, CLOSED, ERROR
+            elif msg.type is aiohttp.WSMsgType.ERROR and isinstance(msg.data, aiohttp.WebSocketError):
+                # aiohttp closed the socket itself (1009: a message over max_msg_size, 1002: bad frame)
+                self._client_error = str(msg.data) or type(msg.data).__name__
+                return
+            else:  # CLOSING, CLOSED, other errors
                 return
 
     def close_info(self) -> CloseInfo:
-        return CloseInfo(self.ws.close_code, self._close_reason)
+        return CloseInfo(self.ws.close_code, self._close_reason, self._client_error)
 
     async def close(self, code: int = 1000) -> None:
         if self._closing:
@@ -140,12 +157,14 @@ async def open_connection(
     provider: str,
     secrets: tuple[str, ...],
     name: str,
+    max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
 ) -> Connection:
     """Connect and wait for ``session.created``. Raises :class:`ProviderError`."""
     ws: aiohttp.ClientWebSocketResponse | None = None
     try:
         async with asyncio.timeout(timeout):
-            ws = await http.ws_connect(url, headers=headers, heartbeat=heartbeat, max_msg_size=32 * 1024 * 1024)
+            ws = await http.ws_connect(url, headers=headers, heartbeat=heartbeat,
+                                     max_msg_size=max_message_bytes)
             while True:
                 msg = await ws.receive()
                 if msg.type is not aiohttp.WSMsgType.TEXT:

@@ -80,7 +80,10 @@ class ResponseTracker:
 
     def output_item_added(self, ev: OutputItemAdded) -> None:
         act = self._get(ev.response_id, "response.output_item.added")
-        if act is None or ev.item.type != "message":
+        if act is None:
+            return
+        act.generation.touch()
+        if ev.item.type != "message":
             return
         msg = MessageGeneration(ev.item.id, self._modalities)
         act.messages[ev.item.id] = msg
@@ -89,6 +92,7 @@ class ResponseTracker:
     def text_delta(self, ev: TextDelta) -> None:
         msg = self._message(ev.response_id, ev.item_id)
         if msg is not None and not msg.text_stream.closed:
+            self._active[ev.response_id].generation.touch()
             msg.text += ev.delta
             msg.text_stream.send_nowait(ev.delta)
 
@@ -101,6 +105,7 @@ class ResponseTracker:
         except ValueError as e:
             logger.warning("skipping an audio delta of item %s: %s", ev.item_id, e)
             return
+        self._active[ev.response_id].generation.touch()
         msg.audio_bytes += len(ev.audio)
         self._received[ev.item_id] = msg.audio_bytes
         self._received.move_to_end(ev.item_id)
@@ -110,6 +115,8 @@ class ResponseTracker:
 
     def arguments_done(self, ev: FunctionArgumentsDone) -> None:
         act = self._get(ev.response_id, "response.function_call_arguments.done")
+        if act is not None:
+            act.generation.touch()
         if act is not None and ev.name:
             self._send_call(act, FunctionCall(name=ev.name, arguments=ev.arguments, call_id=ev.call_id, id=ev.item_id))
 
@@ -117,6 +124,7 @@ class ResponseTracker:
         act = self._get(ev.response_id, "response.output_item.done")
         if act is None:
             return
+        act.generation.touch()
         item = ev.item
         if item.type == "message":
             msg = act.messages.get(item.id)

@@ -2,21 +2,38 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+import base64
+from collections.abc import Collection, Iterable, Mapping, Sequence
+from typing import Any
 
 from ....chat import INSTRUCTIONS_ID, ChatItem, ChatMessage
+from . import client_events as c
+
+NO_AUDIO: Mapping[str, bytes] = {}
 
 
-def sendable(item: ChatItem) -> bool:
+def sendable(item: ChatItem, audio: Mapping[str, bytes] = NO_AUDIO) -> bool:
     """Whether an item can be created on the server: not the instructions (they go in the session
-    config), and not an empty message (a user audio turn without transcript cannot be re-sent)."""
+    config), and not an empty message, unless it is a user audio turn whose audio we still hold."""
     if item.id == INSTRUCTIONS_ID:
         return False
-    return not (isinstance(item, ChatMessage) and not item.content.strip())
+    if isinstance(item, ChatMessage) and not item.content.strip():
+        return item.role == "user" and item.id in audio
+    return True
+
+
+def item_wire(item: ChatItem, audio: Mapping[str, bytes] = NO_AUDIO) -> dict[str, Any]:
+    """The GA conversation item for ``item``: an untranscribed user turn is sent as its audio."""
+    pcm = audio.get(item.id) if isinstance(item, ChatMessage) and not item.content.strip() else None
+    if pcm is None:
+        return c.item_to_wire(item)
+    return {"id": item.id, "type": "message", "role": "user",
+            "content": [{"type": "input_audio", "audio": base64.b64encode(pcm).decode("ascii")}]}
 
 
 def diff_history(
-    local: Sequence[ChatItem], remote_ids: Iterable[str], keep: Collection[str] = ()
+    local: Sequence[ChatItem], remote_ids: Iterable[str], keep: Collection[str] = (),
+    audio: Mapping[str, bytes] = NO_AUDIO,
 ) -> tuple[list[tuple[ChatItem, str]], list[str]]:
     """What to send so the server holds ``local`` in order.
 
@@ -34,7 +51,7 @@ def diff_history(
         if item.id in present:
             previous = item.id
             continue
-        if not sendable(item):
+        if not sendable(item, audio):
             continue
         creates.append((item, previous))
         present.add(item.id)
@@ -42,6 +59,6 @@ def diff_history(
     return creates, deletes
 
 
-def replay_items(local: Iterable[ChatItem]) -> list[ChatItem]:
+def replay_items(local: Iterable[ChatItem], audio: Mapping[str, bytes] = NO_AUDIO) -> list[ChatItem]:
     """The items to re-create, in order, on a fresh server session."""
-    return [item for item in local if sendable(item)]
+    return [item for item in local if sendable(item, audio)]

@@ -14,7 +14,7 @@ import aiohttp
 from ....errors import ProviderError
 from ....providers import realtime as rt
 from ....providers.realtime import ConnectionState
-from .connection import Connection, close_error, open_connection
+from .connection import Connection, client_close_error, close_error, open_connection
 
 if TYPE_CHECKING:
     from .model import RealtimeModel
@@ -69,6 +69,7 @@ class ConnectionSupervisor:
         self._renewal: asyncio.Task[None] | None = None
         self._next_renew_try = 0.0
         self._expires_at: float | None = None
+        self._forced: ProviderError | None = None  # why the application asked for a new connection
         self.connections = 0
 
     @property
@@ -125,7 +126,7 @@ class ConnectionSupervisor:
         conn = await open_connection(
             self._http, self._model.url, headers=self._model.headers, timeout=self._model.connect_timeout,
             heartbeat=self._model.heartbeat, provider=self._provider, secrets=self._model.secrets,
-            name=f"realtime#{self.connections}",
+            name=f"realtime#{self.connections}", max_message_bytes=self._model.max_message_bytes,
         )
         messages, remote = self._hooks.opening()
         for text in messages:
@@ -156,7 +157,13 @@ class ConnectionSupervisor:
                 continue  # renewed: read the new connection
             info = conn.close_info()
             await conn.close()
-            err = close_error(info.code, info.reason, provider=self._provider)
+            forced, self._forced = self._forced, None
+            if forced is not None:
+                err = forced
+            elif info.client_error is not None:
+                err = client_close_error(info.code or 1002, info.client_error, provider=self._provider)
+            else:
+                err = close_error(info.code, info.reason, provider=self._provider)
             if not err.retryable:
                 self.fail(err)
                 break
@@ -186,6 +193,17 @@ class ConnectionSupervisor:
             f"gave up reconnecting after {policy.max_retries} attempts; last error: {cause.message}",
             provider=self._provider, retryable=False, category=cause.category, code=cause.code,
         ))
+
+    def force_reconnect(self, err: ProviderError) -> bool:
+        """Drop the live connection and reconnect as after a network drop (``err`` says why, e.g. a
+        stalled response). False when there is no live connection to drop."""
+        conn = self.live
+        if conn is None:
+            return False
+        logger.warning("%s: dropping the connection: %s", self._provider, err.message)
+        self._forced = err
+        self._spawn(conn.close(code=1000), "forced-close")
+        return True
 
     # -- renewal before the server's session limit ----------------------------------------------
     async def _renew_loop(self) -> None:

@@ -12,7 +12,9 @@ from ....log import install_redaction
 from ....providers import realtime
 from ....providers.base import RetryPolicy
 from ....providers.realtime import Modality, RealtimeOptions, TurnDetection
+from ....validation import check_int
 from ..client import configured_base_url, resolve_api_key
+from .connection import DEFAULT_MAX_MESSAGE_BYTES
 from .session import RealtimeSession
 
 logger = logging.getLogger("livekitex_agent.plugins.openai.realtime")
@@ -55,6 +57,8 @@ class RealtimeModel(realtime.RealtimeModel):
     - ``renew_margin``: seconds before the server's session limit when the connection is renewed.
     - ``renew_check_interval``: seconds between checks whether the session is due for renewal.
     - ``clock``: wall-clock seconds for the renewal deadline (injectable for tests).
+    - ``max_message_bytes``: the largest server message the client accepts; a bigger one makes the
+      client close the socket (code 1009) and reconnect.
     """
 
     def __init__(
@@ -76,6 +80,7 @@ class RealtimeModel(realtime.RealtimeModel):
         renew_margin: float = 300.0,
         renew_check_interval: float = 5.0,
         clock: Callable[[], float] = time.time,
+        max_message_bytes: int = DEFAULT_MAX_MESSAGE_BYTES,
     ) -> None:
         self.options = RealtimeOptions(
             model=model,
@@ -92,6 +97,7 @@ class RealtimeModel(realtime.RealtimeModel):
                             ("renew_check_interval", renew_check_interval)):
             if value <= 0:
                 raise ConfigError(f"{name} must be positive, got {value!r}")
+        check_int("max_message_bytes", max_message_bytes, minimum=1)
         if renew_margin < 0:
             raise ConfigError(f"renew_margin must be >= 0, got {renew_margin!r}")
         key = resolve_api_key(api_key)
@@ -106,6 +112,7 @@ class RealtimeModel(realtime.RealtimeModel):
         self.renew_margin = renew_margin
         self.renew_check_interval = renew_check_interval
         self.clock = clock
+        self.max_message_bytes = max_message_bytes
 
     @property
     def headers(self) -> dict[str, str]:

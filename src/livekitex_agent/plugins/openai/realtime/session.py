@@ -27,8 +27,9 @@ from . import protocol as p
 from .audio import AudioChunker
 from .connection import Connection, server_error
 from .generation import ResponseTracker
-from .history import diff_history, replay_items
+from .history import diff_history, item_wire, replay_items
 from .lifecycle import ConnectionSupervisor, LossReason
+from .turn_audio import TurnAudio
 
 if TYPE_CHECKING:
     from .model import RealtimeModel
@@ -58,9 +59,11 @@ class RealtimeSession(rt.RealtimeSession):
         self._chat_ctx: ChatContext | None = None
         self._remote: dict[str, None] = {}  # item ids the server holds, in the order we learnt them
         self._chunker = AudioChunker()
+        self._turn_audio = TurnAudio()
         self._tracker = ResponseTracker(provider=self._provider, modalities=self._opts.modalities)
         self._pending: dict[str, _PendingReply] = {}
         self._user_speaking = False
+        self._listeners: list[asyncio.Future[None]] = []  # probes waiting for any server message
         self._ids = itertools.count(1)
         self._handlers: dict[type, Callable[[Any], None]] = {
             p.SessionUpdated: lambda ev: logger.debug("session updated"),
@@ -71,7 +74,7 @@ class RealtimeSession(rt.RealtimeSession):
             p.ItemAdded: lambda ev: self._remote.setdefault(ev.item.id, None),
             p.ItemDeleted: lambda ev: self._remote.pop(ev.item_id, None),
             p.TranscriptionDelta: lambda ev: self._emit(rt.InputTranscriptionDelta(ev.item_id, ev.delta)),
-            p.TranscriptionCompleted: lambda ev: self._emit(rt.InputTranscriptionCompleted(ev.item_id, ev.transcript)),
+            p.TranscriptionCompleted: self._on_transcribed,
             p.TranscriptionFailed: lambda ev: self._emit(rt.InputTranscriptionFailed(ev.item_id, ev.message, ev.code)),
             p.ResponseCreated: self._on_response_created,
             p.ResponseDone: self._on_response_done,
@@ -113,8 +116,9 @@ class RealtimeSession(rt.RealtimeSession):
     # -- hooks for the connection supervisor ----------------------------------------------------
     def opening(self) -> tuple[list[str], list[str]]:
         messages = [c.dumps(c.session_update(self._full_config(), self._event_id()))]
-        items = replay_items(self._chat_ctx) if self._chat_ctx is not None else []
-        messages += [c.dumps(c.item_create(c.item_to_wire(item), event_id=self._event_id())) for item in items]
+        audio = self._turn_audio.turns
+        items = replay_items(self._chat_ctx, audio) if self._chat_ctx is not None else []
+        messages += [c.dumps(c.item_create(item_wire(item, audio), event_id=self._event_id())) for item in items]
         if items:
             logger.info("%s: replaying %d history items", self._provider, len(items))
         return messages, [item.id for item in items]
@@ -137,6 +141,7 @@ class RealtimeSession(rt.RealtimeSession):
             self._sync_history()  # items added while the new connection was being prepared
         else:
             self._chunker.clear()
+            self._turn_audio.cleared()
             self._user_speaking = False
 
     def lost(self, err: ProviderError, reason: LossReason) -> None:
@@ -153,6 +158,11 @@ class RealtimeSession(rt.RealtimeSession):
 
     # -- server events --------------------------------------------------------------------------
     def dispatch(self, text: str) -> None:
+        if self._listeners:
+            listeners, self._listeners = self._listeners, []
+            for waiter in listeners:
+                if not waiter.done():
+                    waiter.set_result(None)
         try:
             event = p.parse_server_event(text)
         except p.ProtocolError as e:
@@ -190,12 +200,27 @@ class RealtimeSession(rt.RealtimeSession):
 
     def _on_committed(self, ev: p.AudioCommitted) -> None:
         self._user_speaking = False
+        self._turn_audio.committed(ev.item_id)
         self._remote.setdefault(ev.item_id, None)
         self._emit(rt.InputAudioCommitted(ev.item_id, ev.previous_item_id))
 
+    def _on_transcribed(self, ev: p.TranscriptionCompleted) -> None:
+        if ev.transcript.strip():
+            self._turn_audio.transcribed(ev.item_id)
+        self._emit(rt.InputTranscriptionCompleted(ev.item_id, ev.transcript))
+
     def _on_response_created(self, ev: p.ResponseCreated) -> None:
-        request = (ev.response.metadata or {}).get(REQUEST_KEY)
-        pending = self._pending.pop(request, None) if isinstance(request, str) else None
+        metadata = ev.response.metadata or {}
+        request = metadata.get(REQUEST_KEY)
+        pending: _PendingReply | None = None
+        if isinstance(request, str):
+            pending = self._pending.pop(request, None)
+        elif len(self._pending) == 1:
+            # a server that does not echo metadata (a proxy, an older or compatible implementation):
+            # the one request waiting is answered by this response
+            pending = self._pending.pop(next(iter(self._pending)))
+            logger.debug("%s: response %s has no request metadata; matched to the pending request",
+                         self._provider, ev.response.id)
         gen = self._tracker.created(ev.response, user_initiated=pending is not None)
         if pending is not None and not pending.future.done():
             pending.future.set_result(gen)
@@ -259,19 +284,22 @@ class RealtimeSession(rt.RealtimeSession):
     def _sync_history(self) -> None:
         if self._chat_ctx is None or self._life.live is None:
             return
-        creates, deletes = diff_history(self._chat_ctx.items, self._remote, keep=self._tracker.active_item_ids())
+        audio = self._turn_audio.turns
+        creates, deletes = diff_history(self._chat_ctx.items, self._remote, keep=self._tracker.active_item_ids(),
+                                        audio=audio)
         for item_id in deletes:
             self._remote.pop(item_id, None)
             self._send(c.item_delete(item_id, self._event_id()))
         for item, previous in creates:
             self._remote[item.id] = None
-            self._send(c.item_create(c.item_to_wire(item), previous, self._event_id()))
+            self._send(c.item_create(item_wire(item, audio), previous, self._event_id()))
 
     def push_audio(self, frame: AudioFrame) -> None:
         conn = self._life.live
         if conn is None:
             return
         for chunk in self._chunker.push(frame):
+            self._turn_audio.sent(chunk)
             conn.send(c.audio_append(chunk))
 
     async def commit_audio(self) -> None:
@@ -280,11 +308,13 @@ class RealtimeSession(rt.RealtimeSession):
             return
         rest = self._chunker.flush()
         if rest is not None:
+            self._turn_audio.sent(rest)
             conn.send(c.audio_append(rest))
         conn.send(c.dumps(c.audio_commit(self._event_id())))
 
     async def clear_audio(self) -> None:
         self._chunker.clear()
+        self._turn_audio.cleared()
         self._send(c.audio_clear(self._event_id()))
 
     async def generate_reply(self, instructions: str | None = None) -> RealtimeGeneration:
@@ -303,6 +333,30 @@ class RealtimeSession(rt.RealtimeSession):
             ) from None
         finally:
             self._pending.pop(request, None)
+
+    async def probe(self, timeout: float) -> bool:
+        conn = self._life.live
+        if conn is None:
+            return False
+        heard: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._listeners.append(heard)
+        # a session.update that changes nothing: the server answers session.updated
+        conn.send(c.dumps(c.session_update({"type": "realtime"}, self._event_id())))
+        try:
+            async with asyncio.timeout(timeout):
+                await heard
+        except TimeoutError:
+            return False
+        finally:
+            if heard in self._listeners:
+                self._listeners.remove(heard)
+        return True
+
+    async def reconnect(self, reason: str) -> None:
+        err = ProviderError(reason, provider=self._provider, retryable=True, category=ErrorCategory.TIMEOUT,
+                            code="stalled")
+        if not self._life.force_reconnect(err) and self.state in (ConnectionState.FAILED, ConnectionState.CLOSED):
+            self._require_live("reconnect")
 
     async def interrupt(self) -> None:
         for req in self._pending.values():

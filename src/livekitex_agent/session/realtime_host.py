@@ -1,0 +1,80 @@
+"""What a realtime reply needs from its engine and its session (small protocols, so that the reply
+module imports neither), and how a reply tells its engine that the answer was cut or never came."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from ..chat import ChatContext, ChatItem
+from ..events import AgentState
+from ..media.io import SessionIO
+from ..metrics import AgentMetrics
+from ..providers import realtime as rtm
+from ..tools.registry import ToolRegistry
+from .options import SessionOptions
+from .realtime_stall import RealtimeStallTimeouts
+from .turn_guard import Turn, TurnGuard, TurnHandedOver
+
+
+class ReplyAgent(Protocol):
+    @property
+    def tool_registry(self) -> ToolRegistry: ...
+
+
+class ReplySession(Protocol):
+    """What a realtime reply uses of the session."""
+
+    options: SessionOptions
+    history: ChatContext
+    _io: SessionIO | None
+    _current_generation: Any
+
+    @property
+    def current_agent(self) -> ReplyAgent: ...
+
+    def _add_history_item(self, item: ChatItem, *, after: str | None = None) -> None: ...
+    def _emit_item_added(self, item: ChatItem) -> None: ...
+    def _set_agent_state(self, state: AgentState) -> None: ...
+    def _emit(self, event: Any, payload: Any) -> None: ...
+    def _emit_metrics(self, metrics: AgentMetrics) -> None: ...
+    def _report_error(self, error: BaseException, *, source: str, recoverable: bool) -> None: ...
+    async def update_agent(self, agent: Any) -> None: ...
+
+
+class ReplyHost(Protocol):
+    """What a realtime reply uses of its engine."""
+
+    rt: rtm.RealtimeSession
+    guard: TurnGuard
+    stall_timeouts: RealtimeStallTimeouts
+    label: str
+    speech_stopped_at: float | None
+    handoff_types: tuple[type, ...]  # what a tool returns to hand the conversation to another agent
+
+    @property
+    def session(self) -> ReplySession: ...
+
+    @property
+    def failed(self) -> bool:
+        """The model failed (or the engine is closing): nothing more can be asked of it."""
+
+    @property
+    def closed(self) -> bool: ...
+
+    def fail(self, reason: str) -> None: ...
+    async def request(self, instructions: str | None) -> rtm.RealtimeGeneration: ...
+    async def wait_connected(self) -> bool: ...
+    def turn_lost(self, turn: Turn, reason: str, *, stalled: bool, since: float | None = None) -> None: ...
+    def handed_over(self, turn: Turn) -> TurnHandedOver: ...
+
+
+class AnswerCut(Exception):
+    """The answer was cut (a dropped or stalled connection, a failed response): recover, ask again."""
+
+
+class Stalled(Exception):
+    """The model accepted the request and did not answer in time (quiet since loop time ``since``)."""
+
+    def __init__(self, reason: str, since: float) -> None:
+        super().__init__(reason)
+        self.since = since

@@ -83,6 +83,48 @@ def field_comments(cls: type) -> dict[str, str]:
     return out
 
 
+def init_attribute_comments(cls: type) -> dict[str, str]:
+    """``{attribute: comment}`` for ``self.name = ...`` lines of ``cls.__init__`` that carry a ``#``
+    comment (on the line, or the comment lines right above it)."""
+    init = cls.__dict__.get("__init__")
+    try:
+        source = textwrap.dedent(inspect.getsource(init)) if init is not None else ""
+    except (OSError, TypeError):
+        return {}
+    if not source:
+        return {}
+    comments: dict[int, str] = {}
+    for tok in tokenize.generate_tokens(io.StringIO(source).readline):
+        if tok.type == tokenize.COMMENT:
+            comments[tok.start[0]] = tok.string.lstrip("#").strip()
+    lines = source.splitlines()
+    out: dict[str, str] = {}
+    for node in ast.walk(ast.parse(source)):
+        targets = (
+            node.targets
+            if isinstance(node, ast.Assign)
+            else [node.target]
+            if isinstance(node, ast.AnnAssign)
+            else []
+        )
+        for target in targets:
+            if (
+                isinstance(target, ast.Attribute)
+                and isinstance(target.value, ast.Name)
+                and target.value.id == "self"
+            ):
+                end = node.end_lineno or node.lineno
+                text = [comments[n] for n in range(node.lineno, end + 1) if n in comments]
+                if not text:
+                    n = node.lineno - 1
+                    while n >= 1 and lines[n - 1].strip().startswith("#") and n in comments:
+                        text.insert(0, comments[n])
+                        n -= 1
+                if text and target.attr not in out:
+                    out[target.attr] = " ".join(text)
+    return out
+
+
 def describe(name: str, *owners: Any) -> str:
     """The first description of ``name`` found in ``owners`` (classes or functions): a field comment,
     then an item of the owner's docstring (for a class, also of its ``__init__``)."""
@@ -98,7 +140,7 @@ def describe(name: str, *owners: Any) -> str:
                 return found
             init = owner.__dict__.get("__init__")
             if init is not None:
-                found = docstring_items(init.__doc__).get(name)
+                found = docstring_items(init.__doc__).get(name) or init_attribute_comments(owner).get(name)
                 if found:
                     return found
         else:

@@ -264,6 +264,14 @@ def _negative(value: Any) -> bool:
     return isinstance(value, int | float) and value < 0
 
 
+def _wide_table(lines: list[dict[str, Any]]) -> str:
+    """Several RESULT lines of one name (one per configuration, say): a row each."""
+    keys = list(dict.fromkeys(k for values in lines for k in values))
+    rows = ["| " + " | ".join(f"`{k}`" for k in keys) + " |", "|" + "---|" * len(keys)]
+    rows += ["| " + " | ".join(fmt(v[k]) if k in v else "" for k in keys) + " |" for v in lines]
+    return "\n".join(rows) + "\n"
+
+
 def _sessions_per_core(values: dict[str, Any]) -> str | None:
     cpu = values.get("cpu_pct_per_session")
     if isinstance(cpu, int | float) and cpu > 0:
@@ -348,12 +356,15 @@ def render_performance(root: Path = ROOT) -> str:
         if parts:
             out.append(f"\n## {heading}\n")
             out += parts
-    unknown = [(n, v, b) for n, v, b in results if n not in KNOWN]
+    unknown: dict[str, list[tuple[dict[str, Any], dict[str, Any]]]] = {}
+    for n, v, b in results:
+        if n not in KNOWN:
+            unknown.setdefault(n, []).append((v, b))
     if unknown:
         out.append("\n## Other benchmarks\n")
         out.append("Benchmarks this chapter has no description for yet; their `RESULT` values as written.\n")
-        for name, values, bench in unknown:
+        for name, lines in unknown.items():
             out.append(f"\n### {name}\n")
-            out.append(f"`{bench['script']}` (`RESULT {name}`)\n")
-            out.append(_generic_table(values))
+            out.append(f"`{lines[0][1]['script']}` (`RESULT {name}`)\n")
+            out.append(_generic_table(lines[0][0]) if len(lines) == 1 else _wide_table([v for v, _ in lines]))
     return "\n".join(out).rstrip("\n") + "\n"

@@ -12,22 +12,27 @@ from docscan import ROOT
 
 
 def chapter_values(text: str) -> dict[str, list[str]]:
-    """``{RESULT name: [every value in its tables]}`` read back from the chapter."""
+    """``{RESULT name: [every value in its tables]}`` read back from the chapter: the last cell of a
+    ``figure | value`` (or ``key | value``) row, every cell of a row of a wide table."""
     out: dict[str, list[str]] = {}
     current = None
+    two_columns = True
     for line in text.splitlines():
         m = re.search(r"\(`RESULT (\w+)`\)", line)
         if m:
             current = m.group(1)
-        elif line.startswith("#"):
-            current = None if line.startswith("## ") else current
-        elif (
-            current
-            and line.startswith("| ")
-            and not line.startswith("| figure")
-            and not line.startswith("| key")
-        ):
-            out.setdefault(current, []).append(line.rstrip(" |").rsplit("| ", 1)[-1])
+        elif line.startswith("## "):
+            current = None
+        elif current and line.startswith("|") and not line.startswith("|---"):
+            cells = [c.strip() for c in line.strip().strip("|").split("|")]
+            if (
+                cells[0] in ("figure", "key")
+                or cells[0].startswith("`")
+                and all(c.startswith("`") for c in cells)
+            ):
+                two_columns = cells[0] in ("figure", "key")
+                continue
+            out.setdefault(current, []).extend(cells[-1:] if two_columns else [c for c in cells if c])
     return out
 
 
@@ -87,7 +92,10 @@ def test_unknown_and_failed_benchmarks_still_appear(tmp_path: Path) -> None:
                 "status": "ok",
                 "seconds": 3.0,
                 "load_average": [0.1, 0.1, 0.1],
-                "results": [{"name": "turn_taking", "values": {"eot_p50_ms": 412, "mode": "vad"}}],
+                "results": [
+                    {"name": "turn_taking", "values": {"eot_p50_ms": 412, "mode": "vad"}},
+                    {"name": "turn_taking", "values": {"eot_p50_ms": 1500, "mode": "vad_1500ms"}},
+                ],
             },
             {
                 "script": "bench/fallback_switch.py",
@@ -102,10 +110,14 @@ def test_unknown_and_failed_benchmarks_still_appear(tmp_path: Path) -> None:
     text = render_performance(tmp_path)
     assert "- `bench/slow.py`: timeout (did not finish within 600 s)" in text
     assert "- `bench/new_one.py`" in text and "helper.py" not in text  # added since, not yet measured
-    assert "## Other benchmarks" in text and "| `eot_p50_ms` | 412 |" in text and "| `mode` | vad |" in text
+    assert "## Other benchmarks" in text and "| 412 | vad |" in text
     assert "| failure → pipeline ready p50 (ms) | 15.1 |" in text and "| `new_key_ms` | 7 |" in text
     assert "machine was loaded" not in text
-    assert chapter_values(text) == {"turn_taking": ["412", "vad"], "fallback_switch": ["15.1", "7"]}
+    assert chapter_values(text) == {
+        "turn_taking": ["412", "vad", "1500", "vad_1500ms"],
+        "fallback_switch": ["15.1", "7"],
+    }
+    assert "| `eot_p50_ms` | `mode` |" in text and "| 1500 | vad_1500ms |" in text  # one row per RESULT line
 
 
 def test_result_lines_are_parsed_and_helpers_are_not_benchmarks(tmp_path: Path) -> None:

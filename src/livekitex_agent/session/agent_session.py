@@ -87,9 +87,8 @@ class AgentSession(EventEmitter[EventName]):
         - ``realtime_reconnect_grace``: seconds a dropped realtime connection may take to come back
           before the session falls back (None: only the model's own retries decide).
         - ``realtime_recovery_interval``: (first, longest) seconds between recovery probes, doubling.
-        - ``realtime_stall_timeouts``: a :class:`RealtimeStallTimeouts`: how long the realtime model may
-          stay silent (before ``response.created``, before its first output, within its output) before
-          the turn counts as stalled and the connection is renewed (None: the defaults).
+        - ``realtime_stall_timeouts``: how long the realtime model may stay silent before it counts as
+          stalled and is reconnected (None: the defaults of :class:`RealtimeStallTimeouts`).
         - ``userdata``: any object, shared by the tools of this conversation (``ctx.userdata``).
         - ``language``: the user's language, passed to the STT and on transcripts (None: the STT's own).
         - ``close_on_input_end``: close the session when its audio input ends (end of file, memory input closed).

@@ -43,7 +43,8 @@ class RealtimeModel(realtime.RealtimeModel):
 
     Connection tuning: ``retry_policy`` drives (re)connects; ``renew_margin`` seconds before the
     server's session limit (``expires_at``) the connection is renewed at a quiet moment, as measured
-    by ``clock`` (wall-clock seconds; injectable for tests).
+    by ``clock`` (wall-clock seconds; injectable for tests). ``max_message_bytes`` is the largest server
+    message the client accepts; a bigger one makes the client close the socket (code 1009) and reconnect.
 
     - ``model``: the realtime model.
     - ``voice``: the voice of its audio replies (None: the server's default).
@@ -57,8 +58,8 @@ class RealtimeModel(realtime.RealtimeModel):
     - ``renew_margin``: seconds before the server's session limit when the connection is renewed.
     - ``renew_check_interval``: seconds between checks whether the session is due for renewal.
     - ``clock``: wall-clock seconds for the renewal deadline (injectable for tests).
-    - ``max_message_bytes``: the largest server message the client accepts; a bigger one makes the
-      client close the socket (code 1009) and reconnect.
+    - ``max_message_bytes``: the largest server message accepted; a bigger one closes the socket
+      (code 1009) and the client reconnects.
     """
 
     def __init__(

@@ -1,4 +1,4 @@
-.PHONY: setup test lint demo bench clean
+.PHONY: setup test lint demo bench docs clean
 
 setup:
 	@scripts/setup.sh
@@ -13,8 +13,13 @@ lint: setup
 demo: setup
 	.venv/bin/python -m livekitex_agent demo
 
+# every benchmark -> bench/results.json, then the performance chapter (and appendices) regenerated
 bench: setup
-	@for b in bench/*.py; do echo "== $$b"; .venv/bin/python $$b || exit 1; done
+	.venv/bin/python scripts/collect_bench.py; status=$$?; .venv/bin/python scripts/gen_docs.py; exit $$status
+
+# the generated docs: docs/reference/*.md from the code, docs/flow/performance.md from bench/results.json
+docs: setup
+	.venv/bin/python scripts/gen_docs.py
 
 clean:
 	rm -rf .venv .tools demo-output .pytest_cache .mypy_cache .ruff_cache

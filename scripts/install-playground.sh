@@ -14,6 +14,7 @@ apt_install() {
 }
 
 # --- chromium (the browser tests drive it with Playwright; no browser download) ------------------
+# LIVEKITEX_SKIP_CHROMIUM=1 skips it (a machine that brings its own browser, or runs no browser tests)
 if [ "${LIVEKITEX_SKIP_CHROMIUM:-0}" != "1" ] && ! command -v chromium >/dev/null 2>&1; then
     say "installing chromium (Debian) for the playground's browser tests"
     apt_install chromium

@@ -46,5 +46,6 @@ if [ "${LIVEKITEX_SKIP_SERVER:-0}" != "1" ]; then
 fi
 scripts/install-toxiproxy.sh  # the fault proxy of the realtime fault matrix
 scripts/install-playground.sh  # the playground's livekit-client bundle, and chromium for its tests
+scripts/install-docs-tools.sh  # chromium and mermaid-cli for the docs checks (tests/docs/test_mermaid.py)
 scripts/install-smart-turn.sh  # the end-of-turn model (SmartTurnDetector) into .tools/models
 say "ready"

@@ -77,10 +77,12 @@ class Agent:
         """Called when this agent hands the conversation to another one, or the session closes."""
 
     async def on_user_turn_completed(self, turn_ctx: ChatContext, new_message: ChatMessage) -> None:
-        """Called with the user's finished turn before the reply is generated.
+        """Called with the user's finished spoken turn (pipeline engine) before the reply is generated.
 
         Edit ``new_message.content`` to change what the LLM sees, or raise
-        :class:`~livekitex_agent.errors.StopResponse` to skip the reply.
+        :class:`~livekitex_agent.errors.StopResponse` to skip the reply. Typed input
+        (``generate_reply(user_input=...)``, ``lk.chat``) and turns the realtime model answers by
+        itself do not call it.
         """
 
     def __repr__(self) -> str:

@@ -30,6 +30,9 @@ def estimate_tokens(text: str) -> int:
 
 @dataclass
 class ChatMessage:
+    """A message of the conversation: ``role`` (system, user, assistant) and its text; ``interrupted``
+    when the user cut the agent off."""
+
     role: Role
     content: str
     interrupted: bool = False
@@ -44,6 +47,8 @@ class ChatMessage:
 
 @dataclass
 class FunctionCall:
+    """A tool call the model made: the tool's name and its JSON arguments."""
+
     name: str
     arguments: str  # JSON text exactly as the model produced it
     call_id: str = field(default_factory=lambda: _new_id("call"))
@@ -54,6 +59,8 @@ class FunctionCall:
 
 @dataclass
 class FunctionCallOutput:
+    """A tool's result (or its error, ``is_error``) for the call with the same ``call_id``."""
+
     call_id: str
     name: str
     output: str

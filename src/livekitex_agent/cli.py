@@ -30,7 +30,7 @@ logger = logging.getLogger("livekitex_agent.cli")
 
 Handler = Callable[[argparse.Namespace, "WorkerOptions | None"], int]
 EXTENSION_MODULES = ("livekitex_agent.demo",)  # imported if present; they call register_subcommand
-DEV_CHILD_ENV = "LIVEKITEX_DEV_CHILD"
+DEV_CHILD_ENV = "LIVEKITEX_DEV_CHILD"  # internal: "1" in the worker process `dev` restarts on code changes
 AGENT_DATA_ENV = "LIVEKITEX_AGENT_DATA"  # rooms.livekit.dev_data: latency and tool calls for the page
 
 
@@ -200,7 +200,7 @@ def _configure_console(p: argparse.ArgumentParser) -> None:
         "with --input-wav, a WAV file plays the user and the agent's voice goes to --output-wav. "
         "Ctrl-C ends the session."
     )
-    p.add_argument("--log-level", default=None)
+    p.add_argument("--log-level", default=None, help="DEBUG, INFO (default), WARNING, ERROR or CRITICAL")
     p.add_argument("--input-wav", default=None, help="read the user's speech from this WAV file (file mode)")
     p.add_argument(
         "--output-wav",

@@ -13,6 +13,8 @@ import enum
 class LivekitexError(Exception):
     """Base class of every error this framework raises on purpose."""
 
+    retryable: bool = False  # whether the same request may succeed if sent again
+
 
 class ConfigError(LivekitexError, ValueError):
     """Bad configuration: the message names the offending option or variable and its value."""
@@ -68,6 +70,8 @@ class ProviderError(LivekitexError):
 
 
 class ProviderTimeoutError(ProviderError):
+    """A provider did not answer in time (always retryable)."""
+
     def __init__(self, message: str, *, provider: str) -> None:
         super().__init__(message, provider=provider, retryable=True, category=ErrorCategory.TIMEOUT)
 

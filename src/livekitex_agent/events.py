@@ -38,6 +38,8 @@ EVENT_NAMES: tuple[EventName, ...] = get_args(EventName)
 
 
 class AgentState(enum.StrEnum):
+    """What the agent is doing: initializing, listening, thinking, speaking, or closed."""
+
     INITIALIZING = "initializing"
     LISTENING = "listening"
     THINKING = "thinking"
@@ -46,12 +48,16 @@ class AgentState(enum.StrEnum):
 
 
 class UserState(enum.StrEnum):
+    """What the user is doing: listening, speaking, or away (silent for ``user_away_timeout``)."""
+
     LISTENING = "listening"
     SPEAKING = "speaking"
     AWAY = "away"
 
 
 class CloseReason(enum.StrEnum):
+    """Why a session closed (the ``reason`` of the ``close`` event)."""
+
     USER_REQUESTED = "user_requested"  # aclose() was called
     INPUT_ENDED = "input_ended"  # the audio input finished (end of WAV file, memory input closed)
     PARTICIPANT_DISCONNECTED = "participant_disconnected"
@@ -67,65 +73,81 @@ def _now() -> float:
 
 @dataclass
 class AgentStateChangedEvent:
-    old_state: AgentState
-    new_state: AgentState
+    """The agent moved between initializing, listening, thinking, speaking and closed."""
+
+    old_state: AgentState  # the state it left
+    new_state: AgentState  # the state it is in now
     type: Literal["agent_state_changed"] = "agent_state_changed"
     created_at: float = field(default_factory=_now)
 
 
 @dataclass
 class UserStateChangedEvent:
-    old_state: UserState
-    new_state: UserState
+    """The user started or stopped speaking, or went away (``user_away_timeout``)."""
+
+    old_state: UserState  # the state the user left
+    new_state: UserState  # the user's state now
     type: Literal["user_state_changed"] = "user_state_changed"
     created_at: float = field(default_factory=_now)
 
 
 @dataclass
 class UserInputTranscribedEvent:
-    transcript: str
-    is_final: bool
-    language: str | None = None
+    """A transcript of what the user said: interim while they speak, then final."""
+
+    transcript: str  # the text heard so far (interim) or of the whole segment (final)
+    is_final: bool  # False while the user is still speaking; the final one ends the segment
+    language: str | None = None  # the session's language, if it has one
     type: Literal["user_input_transcribed"] = "user_input_transcribed"
     created_at: float = field(default_factory=_now)
 
 
 @dataclass
 class ConversationItemAddedEvent:
-    item: ChatItem
+    """A message, tool call or tool output was added to the session's history."""
+
+    item: ChatItem  # a ChatMessage, FunctionCall or FunctionCallOutput
     type: Literal["conversation_item_added"] = "conversation_item_added"
     created_at: float = field(default_factory=_now)
 
 
 @dataclass
 class FunctionToolsExecutedEvent:
-    function_calls: list[FunctionCall]
-    function_call_outputs: list[FunctionCallOutput]
+    """A round of tool calls finished: the calls and their outputs, in the same order."""
+
+    function_calls: list[FunctionCall]  # the calls the model made in this round
+    function_call_outputs: list[FunctionCallOutput]  # their results (errors included), same order
     type: Literal["function_tools_executed"] = "function_tools_executed"
     created_at: float = field(default_factory=_now)
 
 
 @dataclass
 class SpeechCreatedEvent:
-    source: Literal["say", "generate_reply", "tool_response"]
-    user_initiated: bool
-    speech_handle: Any
+    """The agent is going to speak: ``say``, a reply, or a reply after tool calls."""
+
+    source: Literal["say", "generate_reply", "tool_response"]  # what asked for the speech
+    user_initiated: bool  # True when code called say/generate_reply; False for a reply to a user turn
+    speech_handle: Any  # the SpeechHandle: wait for it, interrupt it
     type: Literal["speech_created"] = "speech_created"
     created_at: float = field(default_factory=_now)
 
 
 @dataclass
 class MetricsCollectedEvent:
-    metrics: AgentMetrics
+    """A turn's latencies (:class:`TurnMetrics`) or a provider's usage (:class:`UsageMetrics`)."""
+
+    metrics: AgentMetrics  # TurnMetrics (latencies of a turn) or UsageMetrics (a provider request)
     type: Literal["metrics_collected"] = "metrics_collected"
     created_at: float = field(default_factory=_now)
 
 
 @dataclass
 class EngineChangedEvent:
-    old_engine: Literal["realtime", "pipeline"] | None
-    new_engine: Literal["realtime", "pipeline"]
-    reason: str
+    """The session moved between the realtime engine and the pipeline (``reason`` says why)."""
+
+    old_engine: Literal["realtime", "pipeline"] | None  # None at start
+    new_engine: Literal["realtime", "pipeline"]  # the engine running the conversation from now on
+    reason: str  # why: the failure that caused a fallback, or a recovery
     switch_seconds: float | None = None  # realtime -> pipeline: failure noticed -> pipeline ready
     type: Literal["engine_changed"] = "engine_changed"
     created_at: float = field(default_factory=_now)
@@ -152,8 +174,10 @@ class RealtimeConnectionChangedEvent:
 
 @dataclass
 class ErrorEvent:
-    error: BaseException
-    source: str
+    """A component failed; ``recoverable=False`` means the session closes because of it."""
+
+    error: BaseException  # usually a ProviderError (with retryable, category, provider)
+    source: str  # what failed: "stt", "pipeline" (LLM/TTS reply), "realtime", "speech", or a task name
     recoverable: bool  # the session goes on (False: it closes because of this error)
     recovered: bool = False  # nothing was lost: e.g. the pipeline took over from a failed realtime model
     type: Literal["error"] = "error"
@@ -162,8 +186,10 @@ class ErrorEvent:
 
 @dataclass
 class CloseEvent:
-    reason: CloseReason
-    error: BaseException | None = None
+    """The session closed (always the last event), with the reason and the error if one caused it."""
+
+    reason: CloseReason  # why the session closed
+    error: BaseException | None = None  # the error that closed it (reason "error")
     type: Literal["close"] = "close"
     created_at: float = field(default_factory=_now)
 

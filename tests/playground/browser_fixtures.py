@@ -10,7 +10,7 @@ import pytest
 
 from livekitex_agent.playground.routes import BUILD_HINT, BUNDLE
 
-CHROMIUM = os.environ.get("LIVEKITEX_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM = os.environ.get("LIVEKITEX_CHROMIUM", "/usr/bin/chromium")  # the browser the playground tests drive
 
 
 def missing_part() -> str:

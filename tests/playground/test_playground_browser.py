@@ -93,6 +93,7 @@ async def playground_worker(
 
 @pytest.fixture
 def artifacts(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    # LIVEKITEX_TEST_ARTIFACTS=dir keeps the test's mid-call screenshot in dir
     folder = Path(os.environ.get("LIVEKITEX_TEST_ARTIFACTS") or tmp_path_factory.mktemp("artifacts"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder

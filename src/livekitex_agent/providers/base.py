@@ -21,9 +21,9 @@ T = TypeVar("T")
 class RetryPolicy:
     """How a failed request is retried: ``max_retries`` more attempts with capped, jittered backoff."""
 
-    max_retries: int = 2
-    base_delay: float = 0.25
-    max_delay: float = 4.0
+    max_retries: int = 2  # attempts after the first one
+    base_delay: float = 0.25  # seconds before the first retry, doubling each time
+    max_delay: float = 4.0  # the longest wait between attempts
     jitter: float = 0.2  # +/- fraction of the delay
     timeout: float | None = 15.0  # per attempt, until the first output arrives
 

@@ -12,6 +12,9 @@ A provider that failed is marked unavailable (event ``availability_changed`` wit
 (a tiny request every ``recovery_interval``, at most ``max_recovery_probes`` times) until it answers
 again. When every provider is unavailable, all are tried in order anyway. ``aclose`` stops the
 probes and closes the wrapped providers.
+
+- ``llms``, ``stts``, ``ttss``: the providers, in order of preference (at least one).
+- ``options``: a :class:`FallbackOptions` (timeouts, retries, recovery probes).
 """
 
 from __future__ import annotations
@@ -62,7 +65,7 @@ class FallbackOptions:
     attempt_timeout: float | None = 10.0  # until the first output (LLM/TTS) or the result (STT)
     retries_per_provider: int = 0  # extra attempts on a retryable error before moving on
     recovery_interval: float = 5.0  # seconds between probes of an unavailable provider
-    probe_timeout: float = 10.0
+    probe_timeout: float = 10.0  # seconds a recovery probe may take before it counts as failed
     max_recovery_probes: int = 60  # per outage; afterwards it is only retried when all others fail
 
     def __post_init__(self) -> None:

@@ -16,6 +16,8 @@ ToolChoice = Literal["auto", "required", "none"] | str  # a tool name forces tha
 
 @dataclass
 class CompletionUsage:
+    """Tokens a completion used (``prompt``, ``completion``, ``total``)."""
+
     prompt_tokens: int = 0
     completion_tokens: int = 0
     total_tokens: int = 0

@@ -79,6 +79,8 @@ def audio_end_ms(played_ms: float, received_bytes: int) -> int:
 
 
 class ConnectionState(enum.StrEnum):
+    """The connection of a realtime session: connecting, connected, reconnecting, failed or closed."""
+
     IDLE = "idle"  # created, connect() not called yet
     CONNECTING = "connecting"
     CONNECTED = "connected"
@@ -264,6 +266,8 @@ class InputSpeechStarted:
 
 @dataclass
 class InputSpeechStopped:
+    """The server heard the user stop speaking."""
+
     audio_end_ms: int
     item_id: str | None = None
     type: Literal["input_speech_stopped"] = "input_speech_stopped"
@@ -280,6 +284,8 @@ class InputAudioCommitted:
 
 @dataclass
 class InputTranscriptionDelta:
+    """Part of the transcript of the user's audio item ``item_id``."""
+
     item_id: str
     delta: str
     type: Literal["input_transcription_delta"] = "input_transcription_delta"
@@ -287,6 +293,8 @@ class InputTranscriptionDelta:
 
 @dataclass
 class InputTranscriptionCompleted:
+    """The whole transcript of the user's audio item ``item_id``."""
+
     item_id: str
     transcript: str
     type: Literal["input_transcription_completed"] = "input_transcription_completed"
@@ -294,6 +302,8 @@ class InputTranscriptionCompleted:
 
 @dataclass
 class InputTranscriptionFailed:
+    """The user's audio item ``item_id`` could not be transcribed."""
+
     item_id: str
     message: str
     code: str | None = None
@@ -302,6 +312,8 @@ class InputTranscriptionFailed:
 
 @dataclass
 class GenerationCreated:
+    """The model started a reply: its text and audio arrive through ``generation``."""
+
     generation: RealtimeGeneration
     type: Literal["generation_created"] = "generation_created"
 
@@ -333,6 +345,8 @@ class ConnectionStateChanged:
 
 @dataclass
 class RateLimit:
+    """One of the server's rate limits and what is left of it."""
+
     name: str
     limit: int | None = None
     remaining: int | None = None
@@ -341,12 +355,16 @@ class RateLimit:
 
 @dataclass
 class RateLimitsUpdated:
+    """The server's rate limits after a reply."""
+
     limits: list[RateLimit]
     type: Literal["rate_limits_updated"] = "rate_limits_updated"
 
 
 @dataclass
 class UsageCollected:
+    """Token usage of one reply, for :class:`UsageMetrics`."""
+
     usage: UsageMetrics
     response_id: str | None = None
     type: Literal["usage_collected"] = "usage_collected"

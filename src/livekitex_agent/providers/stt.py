@@ -13,6 +13,8 @@ from .base import Provider
 
 
 class SpeechEventType(enum.StrEnum):
+    """What a :class:`SpeechEvent` reports."""
+
     START_OF_SPEECH = "start_of_speech"
     INTERIM_TRANSCRIPT = "interim_transcript"
     FINAL_TRANSCRIPT = "final_transcript"
@@ -21,6 +23,8 @@ class SpeechEventType(enum.StrEnum):
 
 @dataclass
 class SpeechAlternative:
+    """One hypothesis of what was said, with its language, confidence and timing."""
+
     text: str
     language: str | None = None
     confidence: float = 1.0
@@ -30,6 +34,8 @@ class SpeechAlternative:
 
 @dataclass
 class SpeechEvent:
+    """A recognition result (interim or final transcript) or a start/end of speech."""
+
     type: SpeechEventType
     alternatives: list[SpeechAlternative] = field(default_factory=list)
     audio_duration: float = 0.0  # seconds of audio behind this result
@@ -45,6 +51,8 @@ class SpeechEvent:
 
 @dataclass(frozen=True)
 class STTCapabilities:
+    """What an STT supports: ``streaming`` (``stream()``) and ``interim_results`` while the user speaks."""
+
     streaming: bool = False
     interim_results: bool = False
 

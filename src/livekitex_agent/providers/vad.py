@@ -18,6 +18,8 @@ from .base import Provider
 
 
 class VADEventType(enum.StrEnum):
+    """What a :class:`VADEvent` reports."""
+
     START_OF_SPEECH = "start_of_speech"
     INFERENCE = "inference"  # periodic update while speaking (speech_duration grows)
     END_OF_SPEECH = "end_of_speech"
@@ -25,6 +27,8 @@ class VADEventType(enum.StrEnum):
 
 @dataclass
 class VADEvent:
+    """A start or end of speech, or a periodic update while speaking, at ``timestamp`` of the audio."""
+
     type: VADEventType
     timestamp: float  # audio time of the event (seconds since the stream started)
     speech_duration: float = 0.0  # seconds of speech in the current segment so far
@@ -39,11 +43,11 @@ class VADEvent:
 class VADOptions:
     """Common VAD settings (each implementation documents its defaults)."""
 
-    activation_threshold: float = 0.5
-    min_speech_duration: float = 0.05
-    min_silence_duration: float = 0.55
-    prefix_padding_duration: float = 0.3
-    max_buffered_speech: float = 60.0
+    activation_threshold: float = 0.5  # speech probability at or above which a window counts as speech
+    min_speech_duration: float = 0.05  # seconds of speech before a segment starts (filters clicks)
+    min_silence_duration: float = 0.55  # seconds of silence that end a segment
+    prefix_padding_duration: float = 0.3  # seconds of audio before the detected start kept in the segment
+    max_buffered_speech: float = 60.0  # a segment longer than this many seconds is cut
 
     def __post_init__(self) -> None:
         check_number("activation_threshold", self.activation_threshold, maximum=1.0)

@@ -79,6 +79,21 @@ class AgentSession(EventEmitter[EventName]):
         options: SessionOptions | None = None,
         **option_overrides: Any,
     ) -> None:
+        """- ``vad``, ``stt``, ``llm``, ``tts``: the pipeline's providers (VAD and STT hear the user,
+          the LLM answers, the TTS speaks); also the fallback when ``realtime`` fails.
+        - ``realtime``: a speech-to-speech model the session starts on; on failure it moves to the pipeline.
+        - ``fallback_recovery``: after a fallback, probe the realtime model and move back between turns.
+        - ``realtime_connect_timeout``: seconds the realtime model may take to connect at start.
+        - ``realtime_reconnect_grace``: seconds a dropped realtime connection may take to come back
+          before the session falls back (None: only the model's own retries decide).
+        - ``realtime_recovery_interval``: (first, longest) seconds between recovery probes, doubling.
+        - ``realtime_stall_timeouts``: how long the realtime model may stay silent before it counts as
+          stalled and is reconnected (None: the defaults of :class:`RealtimeStallTimeouts`).
+        - ``userdata``: any object, shared by the tools of this conversation (``ctx.userdata``).
+        - ``language``: the user's language, passed to the STT and on transcripts (None: the STT's own).
+        - ``close_on_input_end``: close the session when its audio input ends (end of file, memory input closed).
+        - ``options``: a :class:`SessionOptions`; keyword arguments named like its fields override it.
+        """
         super().__init__()
         base = options or SessionOptions()
         unknown = set(option_overrides) - set(SessionOptions.__dataclass_fields__)

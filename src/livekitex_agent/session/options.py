@@ -30,17 +30,19 @@ class SessionOptions:
     for turns that go on.
     """
 
-    allow_interruptions: bool = True
-    min_interruption_duration: float = 0.5
+    allow_interruptions: bool = True  # the user's speech may interrupt the agent (barge-in)
+    min_interruption_duration: float = 0.5  # user speech this long over the agent's pauses it
+    # the paused agent resumes when the user's speech brings no words within this long after it; None: never
     false_interruption_timeout: float | None = 2.0
-    min_endpointing_delay: float = 0.5
-    max_endpointing_delay: float = 6.0
-    max_tool_steps: int = 3
-    user_away_timeout: float | None = 15.0
-    max_session_duration: float | None = None
+    min_endpointing_delay: float = 0.5  # silence after the user's speech before the turn ends
+    max_endpointing_delay: float = 6.0  # longest wait for a slow transcript before the turn ends anyway
+    max_tool_steps: int = 3  # LLM rounds with tool calls per reply; the last round may not call tools
+    user_away_timeout: float | None = 15.0  # quiet on both sides this long: user state becomes away
+    max_session_duration: float | None = None  # the session closes after this long (max_duration)
+    # the session closes after this long listening in silence (idle_timeout)
     idle_timeout: float | None = None
-    max_history_items: int | None = 400
-    max_history_tokens: int | None = 32_000
+    max_history_items: int | None = 400  # the oldest history items are trimmed beyond this many items
+    max_history_tokens: int | None = 32_000  # ... and beyond about this many tokens (~4 characters each)
     # speech over the agent with fewer words than this interrupts only if a word is not a
     # backchannel ("mm-hm", "yeah", "okay" do not stop the agent; "wait", "no, stop" do)
     min_interruption_words: int = 3

@@ -23,7 +23,7 @@ class LiveKitServerNotFound(RuntimeError):
 
 def find_livekit_server() -> str | None:
     """The ``livekit-server`` binary: $LIVEKIT_SERVER_BIN, the project's .tools/bin, or PATH."""
-    env = os.environ.get("LIVEKIT_SERVER_BIN")
+    env = os.environ.get("LIVEKIT_SERVER_BIN")  # a livekit-server binary for the tests and the demo
     if env and Path(env).is_file():
         return env
     here = Path(__file__).resolve()

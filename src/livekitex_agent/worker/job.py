@@ -70,6 +70,8 @@ class JobInfo:
 
 @dataclass(frozen=True)
 class JobOutcome:
+    """How a job ended: ``status`` (success or failed), with the error and the reason if any."""
+
     status: int  # JS_SUCCESS or JS_FAILED
     error: str = ""
     reason: str = ""

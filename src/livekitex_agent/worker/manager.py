@@ -411,6 +411,7 @@ def _forkserver_sees_our_path() -> Iterator[None]:
                 os.environ[name] = value
 
 
+# internal, set by the worker for its forkserver: the main module to import there (never set it yourself)
 FORKSERVER_MAIN_ENV = "LIVEKITEX_FORKSERVER_MAIN"
 
 

@@ -46,33 +46,37 @@ class WorkerOptions:
     request_fnc: RequestFnc | None = None
     prewarm_fnc: PrewarmFnc | None = None
     preload: tuple[str, ...] = ()  # modules the forkserver imports before forking job processes
-    agent_name: str = ""
-    jobs_per_process: int = 4
-    num_idle_processes: int = 1
-    max_jobs: int = 0  # 0 = jobs_per_process × CPU count
-    load_threshold: float = 0.75
+    agent_name: str = ""  # "": dispatched to every new room; a name: only to explicit dispatches of that name
+    jobs_per_process: int = 4  # jobs one job process hosts at once, each on the process's event loop
+    num_idle_processes: int = 1  # prewarmed empty job processes kept ready for the next offers
+    max_jobs: int = 0  # jobs the worker runs at most (load 1.0); 0: jobs_per_process × CPU count
+    load_threshold: float = 0.75  # at this load (0..1] the worker reports itself full and declines offers
     load_fnc: Callable[[], float] | None = None  # CPU share in 0..1; default: our process tree
+    # on SIGTERM/SIGINT: seconds running jobs may take to end before they are stopped
     drain_timeout: float = 600.0
     shutdown_timeout: float = 10.0  # for a job's shutdown callbacks
     executor: Executor = "process"
+    # how job processes start: forked from a preloaded server, or spawned
     start_method: StartMethod = "forkserver"
-    initialize_process_timeout: float = 20.0
+    initialize_process_timeout: float = 20.0  # a job process not ready (started, prewarmed) by then is killed
     ping_interval: float = 2.5  # main ↔ child process liveness
     ping_timeout: float = 15.0  # a child silent this long is killed and its jobs failed
-    memory_warn_mb: float = 500.0
+    memory_warn_mb: float = 500.0  # a job process above this many MB logs a warning; 0: never
+    # a job process above this many MB is killed and its jobs failed; 0: no limit
     memory_limit_mb: float = 0.0
+    # what the agent's participant may do in its rooms (put in the job token by the server)
     permissions: ParticipantPermissions = field(default_factory=ParticipantPermissions)
-    version: str = __version__
-    ws_url: str | None = None  # None: LIVEKIT_URL
-    api_key: str | None = field(default=None, repr=False)  # None: LIVEKIT_API_KEY
-    api_secret: str | None = field(default=None, repr=False)  # None: LIVEKIT_API_SECRET
-    http_host: str = "127.0.0.1"
-    http_port: int = 8081  # 0 = any free port (env LIVEKITEX_HTTP_PORT overrides)
-    status_interval: float = 2.5
+    version: str = __version__  # the agent's version, sent at registration and shown by GET /worker
+    ws_url: str | None = None  # LiveKit server URL (ws://, wss://, http://, https://); None: $LIVEKIT_URL
+    api_key: str | None = field(default=None, repr=False)  # the worker's API key; None: $LIVEKIT_API_KEY
+    api_secret: str | None = field(default=None, repr=False)  # its API secret; None: $LIVEKIT_API_SECRET
+    http_host: str = "127.0.0.1"  # address of the health and metrics HTTP server (0.0.0.0: every interface)
+    http_port: int = 8081  # port of the health and metrics HTTP server; 0: any free port
+    status_interval: float = 2.5  # seconds between load reports to the server
     assignment_timeout: float = 7.5  # the server waits 10 s for our answer, then gives up on us
     request_timeout: float = 5.0  # for request_fnc
     max_retry_delay: float = 10.0  # reconnect backoff cap
-    log_level: str = "INFO"
+    log_level: str = "INFO"  # DEBUG, INFO, WARNING, ERROR or CRITICAL (`dev` defaults to DEBUG)
 
     def __post_init__(self) -> None:
         # deployment values (URL, jobs, load, ...) are checked with the environment by resolve();

@@ -54,11 +54,11 @@ def agent_ws_url(url: str) -> str:
 class ParticipantPermissions:
     """What the agent's participant may do in the rooms it joins (the server puts it in the job token)."""
 
-    can_publish: bool = True
-    can_subscribe: bool = True
-    can_publish_data: bool = True
+    can_publish: bool = True  # publish tracks (the agent's voice)
+    can_subscribe: bool = True  # subscribe to tracks (hear the user)
+    can_publish_data: bool = True  # send data and text streams (transcriptions, chat)
     can_update_metadata: bool = True  # needed for the ``lk.agent.state`` attribute
-    hidden: bool = False
+    hidden: bool = False  # invisible to the other participants
 
     def to_proto(self) -> models.ParticipantPermission:
         return models.ParticipantPermission(

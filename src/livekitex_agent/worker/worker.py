@@ -76,6 +76,14 @@ class Worker:
     # ------------------------------------------------------------------ public API
 
     def on(self, event: WorkerEvent, callback: Any = None) -> Any:
+        """Register ``callback`` for a worker event (usable as a decorator):
+
+        - ``registered``: the server accepted the worker (again after a reconnect); gets the worker id.
+        - ``disconnected``: the connection to the server was lost; the worker reconnects.
+        - ``job_started``: a job's entrypoint is running; gets the job id and its ``ManagedJob`` record.
+        - ``job_ended``: a job ended; gets the job id and its :class:`JobOutcome`.
+        - ``draining``: the worker stopped taking jobs and waits for the running ones.
+        """
         return self._emitter.on(event, callback)
 
     @property

@@ -2,6 +2,11 @@
 
 The Python dependencies are optional (``pip install livekitex-agent[local]``); each provider
 imports its own when constructed and raises ImportError with the install command if it is missing.
+
+Options the VADs share:
+
+- ``sample_rate``: the rate (Hz) of the audio pushed to its streams (the session resamples to it).
+- ``min_level_dbfs``: windows quieter than this (dBFS) count as silence, whatever the model says.
 """
 
 from .espeak import EspeakTTS, synthesize_to_frame

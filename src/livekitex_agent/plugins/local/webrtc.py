@@ -34,6 +34,8 @@ class WebRTCVAD(VAD):
 
     Limits: it reacts to any voiced-like energy (music, some noise) more readily than Silero,
     and it does not adapt to the level of the speaker; prefer Silero when accuracy matters.
+
+    - ``window_duration``: seconds per decision: 0.01, 0.02 or 0.03.
     """
 
     def __init__(

@@ -20,8 +20,8 @@ from ...errors import ConfigError, ErrorCategory, ProviderError, ProviderTimeout
 from ...log import redact
 from ...validation import check_number
 
-API_KEY_ENV = "OPENAI_API_KEY"
-BASE_URL_ENV = "OPENAI_BASE_URL"
+API_KEY_ENV = "OPENAI_API_KEY"  # the OpenAI providers' API key when none is given in code
+BASE_URL_ENV = "OPENAI_BASE_URL"  # their API base URL (a proxy, a compatible server); default: api.openai.com
 DEFAULT_BASE_URL = "https://api.openai.com/v1"
 _MAX_MESSAGE = 300
 

@@ -24,10 +24,13 @@ DEFAULT_LLM_MODEL = "gpt-4o-mini"
 
 @dataclass(frozen=True)
 class LLMOptions:
-    model: str = DEFAULT_LLM_MODEL
-    temperature: float | None = None
+    """The request settings of :class:`LLM`."""
+
+    model: str = DEFAULT_LLM_MODEL  # the Chat Completions model
+    temperature: float | None = None  # sampling temperature 0-2; None: the server's default
+    # allow several tool calls in one reply; None: the server's default
     parallel_tool_calls: bool | None = None
-    max_completion_tokens: int | None = None
+    max_completion_tokens: int | None = None  # cap on the tokens of one reply; None: no cap
 
 
 class LLM(llm.LLM):

@@ -24,9 +24,11 @@ STT_SAMPLE_RATE = 16000
 
 @dataclass(frozen=True)
 class STTOptions:
-    model: str = DEFAULT_STT_MODEL
-    language: str | None = None
-    prompt: str | None = None
+    """The request settings of :class:`STT`."""
+
+    model: str = DEFAULT_STT_MODEL  # the transcription model
+    language: str | None = None  # ISO-639-1 hint (e.g. "en"); None: detected by the model
+    prompt: str | None = None  # text that guides the transcription (names, vocabulary)
 
 
 def wav_bytes(frame: AudioFrame) -> bytes:

@@ -26,10 +26,12 @@ TTS_SAMPLE_RATE = 24000  # response_format "pcm": 24 kHz, 16-bit little-endian, 
 
 @dataclass(frozen=True)
 class TTSOptions:
-    model: str = DEFAULT_TTS_MODEL
-    voice: str = DEFAULT_VOICE
-    speed: float | None = None
-    instructions: str | None = None
+    """The request settings of :class:`TTS`."""
+
+    model: str = DEFAULT_TTS_MODEL  # the speech model
+    voice: str = DEFAULT_VOICE  # the voice name
+    speed: float | None = None  # 0.25-4.0; None: normal speed
+    instructions: str | None = None  # how to speak (tone, pace), for models that take instructions
 
 
 class PCMFramer:
@@ -74,6 +76,8 @@ class TTS(tts.TTS):
     Audio is streamed: frames of ``frame_duration`` seconds are yielded as the body arrives, so the
     first words play before the server has finished. Failures before the first frame are retried per
     ``retry_policy``; a stream that breaks later raises :class:`ProviderError`.
+
+    - ``frame_duration``: seconds of audio per frame yielded (0.005-1.0).
     """
 
     sample_rate = TTS_SAMPLE_RATE

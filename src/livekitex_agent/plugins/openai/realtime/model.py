@@ -45,6 +45,21 @@ class RealtimeModel(realtime.RealtimeModel):
     server's session limit (``expires_at``) the connection is renewed at a quiet moment, as measured
     by ``clock`` (wall-clock seconds; injectable for tests). ``max_message_bytes`` is the largest server
     message the client accepts; a bigger one makes the client close the socket (code 1009) and reconnect.
+
+    - ``model``: the realtime model.
+    - ``voice``: the voice of its audio replies (None: the server's default).
+    - ``turn_detection``: the server's turn detection (server VAD or semantic VAD, see
+      :class:`TurnDetection`); None: manual turns.
+    - ``input_transcription_model``: transcribes the user's audio for the history and
+      ``user_input_transcribed`` (None: no user transcripts).
+    - ``modalities``: what replies contain: ``("audio",)`` (with its transcript) or ``("text",)``.
+    - ``max_output_tokens``: cap on the tokens of one reply (None: the server's limit).
+    - ``reply_timeout``: seconds the server may take to start a requested reply before it fails.
+    - ``renew_margin``: seconds before the server's session limit when the connection is renewed.
+    - ``renew_check_interval``: seconds between checks whether the session is due for renewal.
+    - ``clock``: wall-clock seconds for the renewal deadline (injectable for tests).
+    - ``max_message_bytes``: the largest server message accepted; a bigger one closes the socket
+      (code 1009) and the client reconnects.
     """
 
     def __init__(

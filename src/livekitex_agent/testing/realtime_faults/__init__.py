@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from ..toxiproxy import Toxiproxy
 from .cells import CELLS, FaultCell
-from .conversation import QUESTION, REPLY
-from .trial import GRACE, TrialOutcome, run_trial
+from .trial import TrialOutcome, run_trial
 
 
 async def run_cell(toxiproxy: Toxiproxy, cell: FaultCell) -> TrialOutcome:
@@ -20,4 +19,4 @@ async def run_cell(toxiproxy: Toxiproxy, cell: FaultCell) -> TrialOutcome:
     return await run_trial(toxiproxy, cell.id, tool=cell.tool, target_s=cell.target_s, inject=cell.inject)
 
 
-__all__ = ["CELLS", "GRACE", "QUESTION", "REPLY", "FaultCell", "TrialOutcome", "run_cell"]
+__all__ = ["CELLS", "FaultCell", "TrialOutcome", "run_cell"]

@@ -90,6 +90,8 @@ SLOW = NetworkFault("slow", one_shot=False)
 
 # -- moments --------------------------------------------------------------------------------------
 def before_response_created(fault: NetworkFault) -> Inject:
+    """``fault`` armed as the user stops speaking: it hits the server's end-of-turn events."""
+
     async def inject(trial: Trial) -> None:
         await trial.user_done.wait()  # the server ends the turn ~200 ms later: the fault fires then
         await fault.apply(trial)
@@ -98,6 +100,8 @@ def before_response_created(fault: NetworkFault) -> Inject:
 
 
 def between_audio_deltas(fault: NetworkFault) -> Inject:
+    """``fault`` once the user heard a few words of the answer, while the server still streams it."""
+
     async def inject(trial: Trial) -> None:
         await trial.answer_heard()  # the user heard a few words; the server is still streaming the rest
         await fault.apply(trial)
@@ -106,6 +110,8 @@ def between_audio_deltas(fault: NetworkFault) -> Inject:
 
 
 def during_tool_call(fault: NetworkFault) -> Inject:
+    """``fault`` while the tool runs (the tool is held until the fault is in place)."""
+
     async def inject(trial: Trial) -> None:
         trial.agent.release.clear()  # hold the tool until the fault is in place
         try:
@@ -119,6 +125,8 @@ def during_tool_call(fault: NetworkFault) -> Inject:
 
 
 def after_tool_output(fault: NetworkFault) -> Inject:
+    """``fault`` armed as the tool returns: it hits the server's first bytes after the tool output."""
+
     async def inject(trial: Trial) -> None:
         armed: list[tuple[ConnectionRecord, str]] = []
 
@@ -169,6 +177,7 @@ def twice_in_a_row(fault: NetworkFault) -> Inject:
 
 
 async def baseline(trial: Trial) -> None:
+    """No fault: the turn as it goes when nothing breaks."""
     await trial.user_done.wait()
 
 
@@ -223,4 +232,4 @@ def _cells() -> list[FaultCell]:
     return cells
 
 
-CELLS: list[FaultCell] = _cells()
+CELLS: list[FaultCell] = _cells()  # every cell, in the order the tests and the benchmark run them

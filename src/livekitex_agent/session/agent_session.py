@@ -40,6 +40,7 @@ from .audio_pump import InputLagMeter, pump_audio
 from .fallback import EngineSwitch
 from .generation import ReplyGeneration, TurnTiming
 from .listening import PipelineListener
+from .mcp_lease import MCPLease
 from .options import SessionOptions, check_session_arguments
 from .provider_lease import ProviderLease
 from .realtime_stall import RealtimeStallTimeouts
@@ -145,6 +146,7 @@ class AgentSession(EventEmitter[EventName]):
         self._closed = asyncio.Event()
         self._input_meter: InputLagMeter | None = None
         self._providers = ProviderLease()  # closed with the session unless another one uses them
+        self._mcp = MCPLease(lambda e: self._report_error(e, source="mcp", recoverable=True))
 
     # -- public state -----------------------------------------------------------------------------
     @property
@@ -207,6 +209,7 @@ class AgentSession(EventEmitter[EventName]):
         self._agent = agent
         agent._attach(self)
         self._providers.hold(self.vad, self.stt, self.llm, self.tts, agent.vad, agent.stt, agent.llm, agent.tts)
+        await self._mcp.open(agent.mcp_servers, agent.tool_registry)
         self.history.set_instructions(agent.instructions)
         self._timers = SessionTimers(self, self.options)
         self._spawn(self._speeches.run(), "speech-scheduler")
@@ -326,6 +329,7 @@ class AgentSession(EventEmitter[EventName]):
         if self._io is not None:
             await self._io.aclose()
         await self._providers.release()
+        await self._mcp.release()
         if self._agent_sm.state is not AgentState.CLOSED:
             self._set_agent_state(AgentState.CLOSED)
         self._emit("close", CloseEvent(reason=reason, error=error))
@@ -418,6 +422,7 @@ class AgentSession(EventEmitter[EventName]):
         self._agent = agent
         agent._attach(self)
         self._providers.hold(agent.vad, agent.stt, agent.llm, agent.tts)
+        await self._mcp.open(agent.mcp_servers, agent.tool_registry)
         self.history.set_instructions(agent.instructions)
         if self._switch is not None and self._switch.engine is not None:
             await self._switch.engine.load_agent(agent)

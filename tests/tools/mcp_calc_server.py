@@ -1,0 +1,40 @@
+"""A small MCP server written with the official SDK: run as a script it serves stdio; the HTTP tests
+serve ``server.streamable_http_app()`` themselves."""
+
+from __future__ import annotations
+
+import os
+
+from mcp.server.mcpserver import MCPServer
+
+server = MCPServer("calc")
+
+
+@server.tool()
+def add(a: int, b: int) -> int:
+    """Add two whole numbers."""
+    return a + b
+
+
+@server.tool()
+def divide(a: float, b: float) -> float:
+    """Divide a by b."""
+    if b == 0:
+        raise ValueError("cannot divide by zero")
+    return a / b
+
+
+@server.tool()
+def pid() -> int:
+    """The server's process id."""
+    return os.getpid()
+
+
+@server.tool()
+def crash() -> str:
+    """End the server process in the middle of the call."""
+    os._exit(3)
+
+
+if __name__ == "__main__":
+    server.run()

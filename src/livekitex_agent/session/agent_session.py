@@ -44,6 +44,7 @@ from .mcp_lease import MCPLease
 from .options import SessionOptions, check_session_arguments
 from .provider_lease import ProviderLease
 from .realtime_stall import RealtimeStallTimeouts
+from .recording import RecordingOptions, SessionRecorder, SessionReport
 from .room_io import make_room_io
 from .run_result import RunResult
 from .speech import SpeechHandle, SpeechSource
@@ -77,6 +78,7 @@ class AgentSession(EventEmitter[EventName]):
         userdata: Any = None,
         language: str | None = None,
         close_on_input_end: bool = True,
+        record: RecordingOptions | None = None,
         options: SessionOptions | None = None,
         **option_overrides: Any,
     ) -> None:
@@ -113,6 +115,7 @@ class AgentSession(EventEmitter[EventName]):
         )
         check_instance("realtime_stall_timeouts", realtime_stall_timeouts, RealtimeStallTimeouts)
         self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
+        self._recorder = SessionRecorder.create(record)  # None unless recording was asked for
         self.realtime = realtime
         self._fallback_recovery = fallback_recovery
         self._realtime_connect_timeout = realtime_connect_timeout
@@ -206,6 +209,8 @@ class AgentSession(EventEmitter[EventName]):
             if io is not None
             else (make_room_io(room, **room_options) if room is not None else SessionIO())
         )
+        if self._recorder is not None:
+            self._io = self._recorder.attach(self, self._io)
         self._agent = agent
         agent._attach(self)
         self._providers.hold(self.vad, self.stt, self.llm, self.tts, agent.vad, agent.stt, agent.llm, agent.tts)
@@ -333,8 +338,16 @@ class AgentSession(EventEmitter[EventName]):
         if self._agent_sm.state is not AgentState.CLOSED:
             self._set_agent_state(AgentState.CLOSED)
         self._emit("close", CloseEvent(reason=reason, error=error))
+        if self._recorder is not None:
+            await self._recorder.finish()
         self._closed.set()
         await self.aclose_handlers()
+
+    def report(self) -> SessionReport:
+        """The recording so far (all of it once closed): events, transcript, both sides' audio."""
+        if self._recorder is None:
+            raise RuntimeError("this session records nothing: AgentSession(record=RecordingOptions(...))")
+        return self._recorder.report()
 
     @property
     def closed(self) -> bool:

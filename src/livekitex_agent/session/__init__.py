@@ -6,6 +6,7 @@ from .realtime_stall import RealtimeStallTimeouts
 from .recording import RecordingOptions, SessionReport
 from .run_result import RunResult
 from .speech import SpeechHandle
+from .tracing import TracingOptions
 
 __all__ = [
     "AgentSession",
@@ -15,4 +16,5 @@ __all__ = [
     "SessionOptions",
     "SessionReport",
     "SpeechHandle",
+    "TracingOptions",
 ]

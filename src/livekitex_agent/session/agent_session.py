@@ -51,6 +51,7 @@ from .speech import SpeechHandle, SpeechSource
 from .speech_queue import SpeechQueue, SpeechRun
 from .state import agent_state_machine, user_state_machine
 from .timers import SessionTimers
+from .tracing import SessionTracer, TracingOptions
 
 logger = logging.getLogger("livekitex_agent.session")
 
@@ -79,6 +80,7 @@ class AgentSession(EventEmitter[EventName]):
         language: str | None = None,
         close_on_input_end: bool = True,
         record: RecordingOptions | None = None,
+        tracing: TracingOptions | None = None,
         options: SessionOptions | None = None,
         **option_overrides: Any,
     ) -> None:
@@ -116,6 +118,7 @@ class AgentSession(EventEmitter[EventName]):
         check_instance("realtime_stall_timeouts", realtime_stall_timeouts, RealtimeStallTimeouts)
         self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
         self._recorder = SessionRecorder.create(record)  # None unless recording was asked for
+        self._tracer = SessionTracer.attach(self, tracing)  # spans per turn, from the events
         self.realtime = realtime
         self._fallback_recovery = fallback_recovery
         self._realtime_connect_timeout = realtime_connect_timeout

@@ -171,3 +171,17 @@ def test_without_opentelemetry_the_error_names_the_install_command(monkeypatch: 
     monkeypatch.setitem(sys.modules, "opentelemetry", None)
     with pytest.raises(ImportError, match=r"pip install 'livekitex-agent\[otel\]'"):
         AgentSession(tracing=TracingOptions())
+
+
+@virtual_time
+async def test_text_turns_write_no_span_and_keep_nothing() -> None:
+    exporter = InMemorySpanExporter()
+    session = AgentSession(
+        llm=FakeLLM(default="Fine."), tracing=TracingOptions(span_processors=[SimpleSpanProcessor(exporter)])
+    )
+    await session.start(Agent("Hi."))
+    for _ in range(300):
+        await session.run(user_input="How are you?")
+    await session.aclose()
+    assert exporter.get_finished_spans() == ()  # no spoken turn: no turn metrics, no trace
+    assert session._tracer is not None and session._tracer._seen == []

@@ -36,6 +36,7 @@ from ..validation import check_instance
 INSTALL_HINT = "pip install 'livekitex-agent[otel]'"
 TRACER_NAME = "livekitex_agent"
 _USER_KINDS = ("user_start", "user_end", "transcript")
+_MAX_SEEN = 256  # observations kept while no turn closes (text turns, noise): the oldest go
 
 
 @dataclass
@@ -108,6 +109,9 @@ class SessionTracer:
             seen.append(_Seen("transcript", now))
         elif name == "agent_state_changed" and payload.new_state in ("thinking", "speaking"):
             seen.append(_Seen(str(payload.new_state), now))
+        elif name == "agent_state_changed" and payload.new_state == "listening":
+            # a reply ended without turn metrics (a text turn, say()): its stages trace nothing
+            self._seen = [s for s in seen if s.kind in _USER_KINDS]
         elif name == "function_tools_executed":
             seen.append(_Seen("tools", now, payload=payload))
         elif name == "metrics_collected":
@@ -116,6 +120,8 @@ class SessionTracer:
                 seen.append(_Seen(metrics.kind, now, duration=metrics.duration))
             elif isinstance(metrics, TurnMetrics):
                 self._write_turn(metrics, now)
+        if len(self._seen) > _MAX_SEEN:
+            del self._seen[: len(self._seen) - _MAX_SEEN]
 
     # -- spans ------------------------------------------------------------------------------------
     def _write_turn(self, m: TurnMetrics, now: float) -> None:

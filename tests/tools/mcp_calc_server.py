@@ -3,6 +3,7 @@ serve ``server.streamable_http_app()`` themselves."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 from mcp.server.mcpserver import MCPServer
@@ -22,6 +23,13 @@ def divide(a: float, b: float) -> float:
     if b == 0:
         raise ValueError("cannot divide by zero")
     return a / b
+
+
+@server.tool()
+async def wait(seconds: float) -> str:
+    """Take ``seconds`` to answer."""
+    await asyncio.sleep(seconds)
+    return "done"
 
 
 @server.tool()

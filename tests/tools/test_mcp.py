@@ -107,7 +107,9 @@ async def _http_server(port: int) -> AsyncIterator[None]:
     finally:
         sys.path.remove(str(SERVER_SCRIPT.parent))
     app = mcp_calc_server.server.streamable_http_app()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="on")
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", lifespan="on", timeout_graceful_shutdown=1
+    )
     server = uvicorn.Server(config)
     task = asyncio.get_running_loop().create_task(server.serve())
     try:
@@ -136,12 +138,14 @@ async def test_http_server_tools_beside_the_agents_own_and_a_restarted_server_is
     port = _free_port()
     server = MCPServerHTTP(
         f"http://127.0.0.1:{port}/mcp", headers={"Authorization": "Bearer sk-test-0123456789"},
-        tool_prefix="calc_", reconnect_delay=(0.05, 0.2),
+        tool_prefix="calc_", reconnect_delay=(0.05, 0.2), tool_timeout=0.5,
     )
     llm = FakeLLM(
         [
             FakeLLMResponse(tool_calls=[FakeToolCall("calc_add", {"a": 1, "b": 2}), FakeToolCall("add", {"a": 1, "b": 2})]),
             "Three.",
+            FakeLLMResponse(tool_calls=[FakeToolCall("calc_wait", {"seconds": 3})]),
+            "That took too long.",
             FakeLLMResponse(tool_calls=[FakeToolCall("calc_add", {"a": 4, "b": 4})]),
             "The calculator is down.",
             FakeLLMResponse(tool_calls=[FakeToolCall("calc_add", {"a": 5, "b": 5})]),
@@ -156,6 +160,10 @@ async def test_http_server_tools_beside_the_agents_own_and_a_restarted_server_is
             await session.start(agent)
             result = await session.run(user_input="One plus two?")
             assert [(o.name, o.output) for o in result.function_outputs] == [("calc_add", "3"), ("add", "local")]
+            # the executor's timeout bounds an MCP call like any tool's
+            result = await session.run(user_input="Wait three seconds.")
+            (slow,) = result.function_outputs
+            assert slow.is_error and slow.output == "The tool 'calc_wait' timed out after 0.5 seconds."
         # the server went away: the call fails as a result the LLM reads ...
         result = await session.run(user_input="Four plus four?")
         (down,) = result.function_outputs

@@ -34,6 +34,7 @@ logger = logging.getLogger("livekitex_agent.tools.mcp")
 
 INSTALL_HINT = "pip install 'livekitex-agent[mcp]'"
 _MAX_LIST_PAGES = 100
+_STABLE_CONNECTION = 30.0  # seconds a connection must last for the reconnect backoff to start anew
 _CLOSE_TIMEOUT = 10.0  # the SDK bounds a stdio server's shutdown (stdin closed, then TERM, then KILL)
 _BAD_NAME_CHARS = re.compile(r"[^A-Za-z0-9_-]")
 
@@ -157,6 +158,8 @@ class MCPServer(ABC):
         from mcp_types import CONNECTION_CLOSED
 
         client = self._client
+        if client is None:  # dropped between the wait and now
+            raise ToolError(f"The tool server {self.name!r} is reconnecting; try again.")
         try:
             result = await client.call_tool(remote_name, arguments)
         except MCPError as e:
@@ -177,12 +180,13 @@ class MCPServer(ABC):
 
     # -- the connection's owner -------------------------------------------------------------------
     async def _run(self) -> None:
+        loop = asyncio.get_running_loop()
         delay = self.reconnect_delay[0]
         failures = 0
         while not self._stop.is_set():
+            began = loop.time()
             try:
                 await self._connect_once()
-                delay, failures = self.reconnect_delay[0], 0
             except asyncio.CancelledError:
                 raise
             except Exception as e:  # an ExceptionGroup from the SDK's task groups, too
@@ -190,11 +194,15 @@ class MCPServer(ABC):
                 failures += 1
                 log = logger.warning if failures == 1 else logger.debug
                 log("MCP server %r: connection failed (%s); retrying in %.1fs", self.name, _brief(e), delay)
-                try:
-                    await asyncio.wait_for(self._stop.wait(), delay)
-                except TimeoutError:
-                    pass
-                delay = min(delay * 2, self.reconnect_delay[1])
+            if self._stop.is_set():
+                break
+            if loop.time() - began >= _STABLE_CONNECTION:  # it had been working: start the backoff anew
+                delay, failures = self.reconnect_delay[0], 0
+            try:  # a server that drops at once is not reconnected in a tight loop
+                await asyncio.wait_for(self._stop.wait(), delay)
+            except TimeoutError:
+                pass
+            delay = min(delay * 2, self.reconnect_delay[1])
 
     async def _connect_once(self) -> None:
         from mcp import Client

@@ -182,7 +182,7 @@ class SessionRecorder:
         """The session closed: write the files (off the event loop) unless ``write=False``."""
         if self._finished_at is None:
             self._finished_at = self._now()
-        if not self.options.write or self.files is not None:
+        if not self.options.write or self.files is not None or self._loop is None:  # never started
             return self.files
         report = self.report()
         folder = self._folder()
@@ -264,6 +264,14 @@ def _redact_strings(value: Any) -> Any:
     return value
 
 
+def _delegate(wrapper: Any, attribute: str, name: str) -> Any:
+    """``name`` read from the wrapped object (none while the wrapper is being built)."""
+    inner = wrapper.__dict__.get(attribute)
+    if inner is None or name.startswith("__"):
+        raise AttributeError(name)
+    return getattr(inner, name)
+
+
 class _RecordingInput(AudioInput):
     """Passes the user's frames through, keeping each with the loop time it started."""
 
@@ -272,7 +280,7 @@ class _RecordingInput(AudioInput):
         self.frames: TimedFrames = []
 
     def __getattr__(self, name: str) -> Any:  # e.g. ``dropped_duration`` of a room input
-        return getattr(self.inner, name)
+        return _delegate(self, "inner", name)
 
     def __aiter__(self) -> AsyncIterator[AudioFrame]:
         return self._frames()
@@ -311,7 +319,7 @@ class _MirroredOutput(AudioOutput):
         self.sample_rate = primary.sample_rate
 
     def __getattr__(self, name: str) -> Any:  # e.g. ``segments`` of a memory output
-        return getattr(self.primary, name)
+        return _delegate(self, "primary", name)
 
     def on_playback_started(self, callback: Callable[[float], Any]) -> None:
         self.primary.on_playback_started(callback)
@@ -362,7 +370,7 @@ class _RecordedIO(SessionIO):
         self._sink = sink
 
     def __getattr__(self, name: str) -> Any:
-        return getattr(self.inner, name)
+        return _delegate(self, "inner", name)
 
     async def start(self, session: Any) -> None:
         await self.inner.start(session)

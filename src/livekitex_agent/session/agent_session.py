@@ -97,6 +97,8 @@ class AgentSession(EventEmitter[EventName]):
         - ``userdata``: any object, shared by the tools of this conversation (``ctx.userdata``).
         - ``language``: the user's language, passed to the STT and on transcripts (None: the STT's own).
         - ``close_on_input_end``: close the session when its audio input ends (end of file, memory input closed).
+        - ``record``: a :class:`RecordingOptions` to record the call (stereo WAV, transcript, events); off when None.
+        - ``tracing``: a :class:`TracingOptions` to write an OpenTelemetry span per turn; off when None.
         - ``options``: a :class:`SessionOptions`; keyword arguments named like its fields override it.
         """
         super().__init__()

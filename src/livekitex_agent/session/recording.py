@@ -34,7 +34,7 @@ from ..validation import check_bool, check_instance, check_int
 
 logger = logging.getLogger("livekitex_agent.session")
 
-RECORDINGS_DIR_ENV = "LIVEKITEX_RECORDINGS_DIR"
+RECORDINGS_DIR_ENV = "LIVEKITEX_RECORDINGS_DIR"  # where recordings go when RecordingOptions has no folder
 DEFAULT_RECORDINGS_DIR = "recordings"
 
 EventRecord = dict[str, Any]  # {"t": seconds since the session started, "type": event name, ...payload}

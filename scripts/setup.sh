@@ -35,7 +35,7 @@ if [ ! -f "$stamp" ]; then
     fi
     say "installing livekitex-agent and its dependencies into .venv"
     .venv/bin/python -m pip install -q --upgrade pip
-    .venv/bin/python -m pip install -q -e ".[local,demo,dev]"
+    .venv/bin/python -m pip install -q -e ".[local,demo,dev,mcp,otel]"
     rm -f .venv/.installed-*
     touch "$stamp"
 fi

@@ -11,6 +11,7 @@ from .providers.stt import STT
 from .providers.tts import TTS
 from .providers.vad import VAD
 from .tools.function_tool import FunctionTool
+from .tools.mcp import MCPServer
 from .tools.registry import ToolRegistry, find_tools
 from .validation import check_bool, check_instance
 
@@ -22,7 +23,7 @@ class Agent:
     """Instructions and tools for one role in a conversation.
 
     Subclass it and decorate methods with ``@function_tool`` to give it tools, or pass ``tools=``.
-    Providers given here (``stt``, ``llm``, ``tts``, ``vad``) override the session's while this agent
+    ``mcp_servers`` lend their tools (see :mod:`livekitex_agent.tools.mcp`). Providers given here (``stt``, ``llm``, ``tts``, ``vad``) override the session's while this agent
     is active. Override the hooks to run code when the agent takes over, hands over, or when the
     user finishes a turn.
     """
@@ -37,12 +38,15 @@ class Agent:
         tts: TTS | None = None,
         vad: VAD | None = None,
         allow_interruptions: bool | None = None,
+        mcp_servers: Sequence[MCPServer] = (),
     ) -> None:
         if not isinstance(instructions, str):
             raise TypeError(f"instructions must be a string, got {type(instructions).__name__}")
         for name, value, kind in (("stt", stt, STT), ("llm", llm, LLM), ("tts", tts, TTS), ("vad", vad, VAD)):
             check_instance(f"Agent {name}", value, kind)
         check_bool("Agent allow_interruptions", allow_interruptions, allow_none=True)
+        for server in mcp_servers:
+            check_instance("Agent mcp_servers item", server, MCPServer, allow_none=False)
         self.instructions = instructions
         self.stt = stt
         self.llm = llm
@@ -52,6 +56,7 @@ class Agent:
         self._registry = ToolRegistry(find_tools(self))
         for tool in tools:
             self._registry.register(tool)
+        self.mcp_servers = list(mcp_servers)  # their tools join the registry while a session runs
         self._session: AgentSession | None = None
 
     @property

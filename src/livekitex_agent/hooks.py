@@ -34,3 +34,17 @@ def notify_session_started(session: Any) -> None:
         observer(session)
     except Exception:
         logger.exception("session observer failed")
+
+
+_job_attributes: contextvars.ContextVar[dict[str, str] | None] = contextvars.ContextVar(
+    "livekitex_job_attributes", default=None
+)
+
+
+def set_job_attributes(attributes: dict[str, str] | None) -> contextvars.Token[dict[str, str] | None]:
+    """Say which job (and room) the current context runs: traces carry it as resource attributes."""
+    return _job_attributes.set(attributes)
+
+
+def current_job_attributes() -> dict[str, str]:
+    return dict(_job_attributes.get() or {})

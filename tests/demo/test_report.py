@@ -10,7 +10,6 @@ import numpy as np
 import pytest
 
 from livekitex_agent.chat import ChatMessage, FunctionCall, FunctionCallOutput
-from livekitex_agent.demo.audio import place_frames, stereo_call
 from livekitex_agent.demo.checks import check_call, summarize
 from livekitex_agent.demo.latency import NOTE, format_table, latency_rows
 from livekitex_agent.demo.record import CallInfo, CallRecorder
@@ -27,9 +26,11 @@ from livekitex_agent.events import (
     MetricsCollectedEvent,
     UserInputTranscribedEvent,
 )
-from livekitex_agent.media import AudioFrame
+from livekitex_agent.media import AudioFrame, SessionIO
+from livekitex_agent.media.stereo import place_frames, stereo_track
 from livekitex_agent.media.wav import read_wav
 from livekitex_agent.metrics import TurnMetrics, UsageMetrics
+from livekitex_agent.session.recording import RecordingOptions, SessionRecorder
 
 SCRIPT = (
     ScriptLine("What's the weather like in Paris today?", ExpectedCall("get_weather", {"city": "Paris"})),
@@ -78,10 +79,13 @@ async def recorded() -> tuple[CallRecorder, int]:
     recorder.start()
     session: EventEmitter[str] = EventEmitter()
     recorder.attach(session)
+    session_recorder = SessionRecorder(RecordingOptions(write=False))  # what AgentSession(record=...) does
+    session_recorder.attach(session, SessionIO())
     count = emit_call(session, recorder)
     await asyncio.sleep(0)
-    recorder.caller_audio = tone(1.0, 16000, recorder.origin + 1.0)
-    recorder.agent_audio = tone(0.5, 24000, recorder.origin + 2.5)
+    report = recorder.session_report = session_recorder.report()
+    report.user_audio = tone(1.0, 16000, recorder.origin + 1.0)
+    report.agent_audio = tone(0.5, 24000, recorder.origin + 2.5)
     recorder.finish()
     return recorder, count
 
@@ -146,7 +150,7 @@ def test_frames_with_jittery_stamps_stay_contiguous_and_gaps_stay_silent() -> No
 
 
 def test_stereo_call_with_one_silent_side() -> None:
-    call = stereo_call(tone(0.5, 16000, 0.0), [], origin=0.0, sample_rate=24000)
+    call = stereo_track(tone(0.5, 16000, 0.0), [], origin=0.0, sample_rate=24000)
     assert call.num_channels == 2 and call.duration == pytest.approx(0.5, abs=0.01)
     assert not call.data.reshape(-1, 2)[:, 1].any()
 

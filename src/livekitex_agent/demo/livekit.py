@@ -6,6 +6,7 @@ dispatch the agent there (explicit dispatch by agent name). The server offers th
 worker, the worker accepts, the agent joins, and the two talk over WebRTC audio tracks. The
 caller follows the agent's ``lk.agent.state`` attribute to know when an answer is over. At the end
 the caller hangs up, the session and the job end, and the worker and the server are stopped.
+The call's audio is the session's own recording (what the agent heard and said).
 """
 
 from __future__ import annotations
@@ -31,7 +32,7 @@ from ..testing.waiting import wait_until
 from ..worker import JobContext, Worker, WorkerOptions
 from ..worker.tokens import quiet_short_key_warning, sign
 from .caller import CALLER_SAMPLE_RATE, ReplyTracker
-from .record import CallRecorder, TimedFrames
+from .record import CallRecorder
 
 logger = logging.getLogger("livekitex_agent.demo")
 
@@ -50,7 +51,6 @@ class _Microphone:
         self.room = room
         self.source = rtc.AudioSource(CALLER_SAMPLE_RATE, 1, queue_size_ms=100)
         self.track = rtc.LocalAudioTrack.create_audio_track("caller-mic", self.source)
-        self.recorded: TimedFrames = []
         self._pending: collections.deque[np.ndarray] = collections.deque()
         self._drained = asyncio.Event()
         self._drained.set()
@@ -72,7 +72,6 @@ class _Microphone:
         await self._drained.wait()
 
     async def _run(self) -> None:
-        loop = asyncio.get_running_loop()
         silence = np.zeros(FRAME_SAMPLES, dtype=np.int16)
         for _ in range(int(MAX_MIC_SECONDS * CALLER_SAMPLE_RATE / FRAME_SAMPLES)):
             speaking = bool(self._pending)
@@ -81,8 +80,6 @@ class _Microphone:
                 self._drained.set()
             frame = rtc.AudioFrame(chunk.tobytes(), CALLER_SAMPLE_RATE, 1, FRAME_SAMPLES)
             await self.source.capture_frame(frame)  # paced: waits while the source's queue is full
-            if speaking:
-                self.recorded.append((loop.time(), AudioFrame(chunk, CALLER_SAMPLE_RATE)))
         self._drained.set()
 
     async def stop(self) -> None:
@@ -104,7 +101,6 @@ class LiveKitCall:
         self.recorder = recorder
         self.replies = ReplyTracker()
         self.room_name = f"bistro-call-{secrets.token_hex(3)}"
-        self.agent_audio: TimedFrames = []
         self._server: LiveKitServer | None = None
         self._worker: Worker | None = None
         self._api: api.LiveKitAPI | None = None
@@ -113,6 +109,7 @@ class LiveKitCall:
         self._tasks: list[asyncio.Task[None]] = []
         self._make_session: Callable[[], AgentSession] | None = None
         self._make_agent: Callable[[], Agent] | None = None
+        self._session: AgentSession | None = None
         self._session_closed = asyncio.Event()
         self._job_ended = asyncio.Event()
 
@@ -144,7 +141,6 @@ class LiveKitCall:
         self._make_session, self._make_agent = make_session, make_agent
         room = self._room = rtc.Room()
         room.on("participant_attributes_changed", self._on_attributes)
-        room.on("track_subscribed", self._on_track)
         token = sign(
             api.AccessToken(server.api_key, server.api_secret)
             .with_identity(CALLER_IDENTITY)
@@ -171,7 +167,7 @@ class LiveKitCall:
         assert self._make_session is not None and self._make_agent is not None
         await ctx.connect()
         self.recorder.note("info", f"the server dispatched job {ctx.job.id}; the agent joined the room")
-        session = self._make_session()
+        session = self._session = self._make_session()
         self.recorder.attach(session)
 
         def on_close(_event: Any) -> None:
@@ -193,23 +189,6 @@ class LiveKitCall:
     def _on_attributes(self, changed: dict[str, str], participant: rtc.Participant) -> None:
         if _is_agent(participant) and ATTR_AGENT_STATE in changed:
             self.replies.on_state(changed[ATTR_AGENT_STATE])
-
-    def _on_track(self, track: rtc.Track, pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
-        if pub.kind == rtc.TrackKind.KIND_AUDIO and _is_agent(p):
-            self._tasks.append(asyncio.get_running_loop().create_task(self._listen(track), name="demo-ear"))
-
-    async def _listen(self, track: rtc.Track) -> None:
-        """Record what the caller hears, stamped with its arrival time."""
-        loop = asyncio.get_running_loop()
-        stream = rtc.AudioStream(track, sample_rate=AGENT_SAMPLE_RATE, num_channels=1)
-        try:
-            async for event in stream:
-                data = np.frombuffer(event.frame.data, dtype=np.int16).copy()
-                frame = AudioFrame(data, AGENT_SAMPLE_RATE)
-                self.agent_audio.append((loop.time() - frame.duration, frame))
-        finally:
-            with contextlib.suppress(Exception):
-                await asyncio.wait_for(stream.aclose(), 2.0)
 
     async def say(self, clip: AudioFrame) -> None:
         assert self._mic is not None
@@ -254,9 +233,8 @@ class LiveKitCall:
         finally:
             if self._server is not None:
                 await asyncio.to_thread(self._server.stop)
-            if self._mic is not None:
-                self.recorder.caller_audio = list(self._mic.recorded)
-            self.recorder.agent_audio = list(self.agent_audio)
+            if self._session is not None:
+                self.recorder.session_report = self._session.report()
 
 
 def _is_agent(participant: rtc.Participant) -> bool:

@@ -28,9 +28,7 @@ class MemoryCall:
     def __init__(self, recorder: CallRecorder) -> None:
         self.recorder = recorder
         self.replies = ReplyTracker()
-        self.io = MemoryIO(
-            input_sample_rate=CALLER_SAMPLE_RATE, output_sample_rate=AGENT_SAMPLE_RATE, record_input=True
-        )
+        self.io = MemoryIO(input_sample_rate=CALLER_SAMPLE_RATE, output_sample_rate=AGENT_SAMPLE_RATE)
         self.session: AgentSession | None = None
 
     async def prepare(self, view: Any) -> None:
@@ -50,7 +48,7 @@ class MemoryCall:
         self.io.end_input()  # the session closes itself once the input has ended and it is quiet
 
     async def aclose(self) -> None:
-        """Wait (bounded) for the session to close after the hang-up, then keep both sides' audio."""
+        """Wait (bounded) for the session to close after the hang-up, then keep its recording."""
         session = self.session
         if session is not None:
             try:
@@ -60,5 +58,4 @@ class MemoryCall:
                     "the session did not close %.0f s after the hang-up: closing it", CLOSE_TIMEOUT
                 )
             await session.aclose()
-        self.recorder.caller_audio = list(self.io.audio_input.recorded)
-        self.recorder.agent_audio = list(self.io.audio_output.played)
+            self.recorder.session_report = session.report()

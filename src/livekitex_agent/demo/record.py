@@ -1,4 +1,5 @@
-"""Everything the demo call produced: session events, turns, a readable log, both sides' audio.
+"""Everything the demo call produced: turns, a readable log, the caller's events, and the session's
+own recording (its events and both sides' audio: :class:`~livekitex_agent.session.SessionReport`).
 
 :class:`CallRecorder` listens to an :class:`AgentSession` (``attach``) and to the caller
 (``begin_request``); the live view and the report writers read it.
@@ -7,8 +8,6 @@
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import enum
 import json
 import time
 from collections.abc import Callable
@@ -17,17 +16,17 @@ from typing import Any
 
 from ..chat import ChatMessage
 from ..events import EVENT_NAMES, EventName
-from ..media.frame import AudioFrame
 from ..metrics import TurnMetrics
+from ..session.recording import SessionReport
 from .script import ScriptLine
 
 SESSION_EVENTS: tuple[EventName, ...] = EVENT_NAMES  # every event a session emits
 
-TimedFrames = list[tuple[float, AudioFrame]]  # (loop time, frame)
-
 
 @dataclass
 class EventRecord:
+    """One of the demo's own events (the caller's); the session's are in its report."""
+
     t: float  # seconds since the call started
     type: str
     data: dict[str, Any]
@@ -88,8 +87,7 @@ class CallRecorder:
         self.events: list[EventRecord] = []
         self.log: list[LogEntry] = []
         self.turns: list[TurnRecord] = [TurnRecord(0, None, 0.0)]
-        self.caller_audio: TimedFrames = []
-        self.agent_audio: TimedFrames = []
+        self.session_report: SessionReport | None = None  # the session's recording, once it closed
         self.agent_state = "initializing"
         self.user_state = "listening"
         self.started_at = time.time()  # wall clock, for the reports
@@ -140,10 +138,6 @@ class CallRecorder:
 
     # -- session events -------------------------------------------------------------------------------
     def _on_event(self, name: str, payload: Any) -> None:
-        data = to_jsonable(payload)
-        if isinstance(data, dict):
-            data.pop("type", None)
-        self.add_event(name, data if isinstance(data, dict) else {"value": data})
         turn = self.current
         if name == "agent_state_changed":
             self.agent_state = str(payload.new_state)
@@ -194,23 +188,3 @@ def _decode(arguments: str) -> Any:
         return json.loads(arguments)
     except ValueError:
         return arguments
-
-
-def to_jsonable(value: Any) -> Any:
-    """A JSON-ready copy of an event payload (dataclasses, enums, errors, handles)."""
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    if isinstance(value, enum.Enum):
-        return value.value
-    if isinstance(value, BaseException):
-        return f"{type(value).__name__}: {value}"
-    if dataclasses.is_dataclass(value) and not isinstance(value, type):
-        return {f.name: to_jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
-    if isinstance(value, dict):
-        return {str(k): to_jsonable(v) for k, v in value.items()}
-    if isinstance(value, list | tuple | set):
-        return [to_jsonable(v) for v in value]
-    ident = getattr(value, "id", None)
-    if isinstance(ident, str):
-        return {"id": ident}
-    return repr(value)

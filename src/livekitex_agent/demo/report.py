@@ -9,12 +9,13 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
+from ..media.stereo import stereo_track
 from ..media.wav import write_wav
-from .audio import stereo_call
+from ..session.recording import to_jsonable
 from .checks import TurnCheck, summarize
 from .latency import STAGES, LatencyRow, format_table, latency_rows, write_chart
 from .policy import DESCRIPTION
-from .record import CallRecorder, LogEntry, to_jsonable
+from .record import CallRecorder, LogEntry
 
 WAV_RATE = 24000
 
@@ -49,10 +50,9 @@ def write_reports(
         latency_png=folder / "latency.png",
         latency_table=format_table(rows, baseline=baseline, labels=labels),
     )
-    call = stereo_call(
-        recorder.caller_audio, recorder.agent_audio, origin=recorder.origin, sample_rate=WAV_RATE
-    )
-    write_wav(files.audio_wav, call)
+    report = recorder.session_report
+    left, right = (report.user_audio, report.agent_audio) if report is not None else ([], [])
+    write_wav(files.audio_wav, stereo_track(left, right, origin=recorder.origin, sample_rate=WAV_RATE))
     try:
         assert files.latency_png is not None
         write_chart(files.latency_png, rows, subtitle=f"{recorder.info.transport}; LLM: {recorder.info.llm}")
@@ -108,8 +108,18 @@ def transcript_json(
         "summary": {**to_jsonable(summary), "passed": summary.passed},
         "turns": turns,
         "log": [to_jsonable(e) for e in recorder.log],
-        "events": [{"t": round(e.t, 4), "type": e.type, **e.data} for e in recorder.events],
+        "events": all_events(recorder),
     }
+
+
+def all_events(recorder: CallRecorder) -> list[dict[str, Any]]:
+    """The session's recorded events and the caller's, on the demo's timeline, in time order."""
+    events = [{"t": round(e.t, 4), "type": e.type, **e.data} for e in recorder.events]
+    report = recorder.session_report
+    if report is not None:
+        shift = report.origin - recorder.origin  # the session started after the demo's clock
+        events += [{**e, "t": round(e["t"] + shift, 4)} for e in report.events]
+    return sorted(events, key=lambda e: e["t"])
 
 
 _WHO = {

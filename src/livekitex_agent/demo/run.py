@@ -22,6 +22,7 @@ from ..providers.tts import TTS
 from ..providers.turn import TurnDetector
 from ..providers.vad import VAD
 from ..session import AgentSession
+from ..session.recording import RecordingOptions
 from .agent import BistroConcierge
 from .caller import CallTransport, run_caller, synthesize_lines
 from .checks import Summary, TurnCheck, check_call, summarize
@@ -252,6 +253,7 @@ async def _call(
             tts=providers.tts,
             turn_detection=detector if detector is not None else "vad",
             preemptive_generation=detector is not None,
+            record=RecordingOptions(write=False),  # the demo writes its own report from session.report()
         )
 
     recorder.start()

@@ -40,15 +40,18 @@ from .audio_pump import InputLagMeter, pump_audio
 from .fallback import EngineSwitch
 from .generation import ReplyGeneration, TurnTiming
 from .listening import PipelineListener
+from .mcp_lease import MCPLease
 from .options import SessionOptions, check_session_arguments
 from .provider_lease import ProviderLease
 from .realtime_stall import RealtimeStallTimeouts
+from .recording import RecordingOptions, SessionRecorder, SessionReport
 from .room_io import make_room_io
 from .run_result import RunResult
 from .speech import SpeechHandle, SpeechSource
 from .speech_queue import SpeechQueue, SpeechRun
 from .state import agent_state_machine, user_state_machine
 from .timers import SessionTimers
+from .tracing import SessionTracer, TracingOptions
 
 logger = logging.getLogger("livekitex_agent.session")
 
@@ -76,6 +79,8 @@ class AgentSession(EventEmitter[EventName]):
         userdata: Any = None,
         language: str | None = None,
         close_on_input_end: bool = True,
+        record: RecordingOptions | None = None,
+        tracing: TracingOptions | None = None,
         options: SessionOptions | None = None,
         **option_overrides: Any,
     ) -> None:
@@ -92,6 +97,8 @@ class AgentSession(EventEmitter[EventName]):
         - ``userdata``: any object, shared by the tools of this conversation (``ctx.userdata``).
         - ``language``: the user's language, passed to the STT and on transcripts (None: the STT's own).
         - ``close_on_input_end``: close the session when its audio input ends (end of file, memory input closed).
+        - ``record``: a :class:`RecordingOptions` to record the call (stereo WAV, transcript, events); off when None.
+        - ``tracing``: a :class:`TracingOptions` to write an OpenTelemetry span per turn; off when None.
         - ``options``: a :class:`SessionOptions`; keyword arguments named like its fields override it.
         """
         super().__init__()
@@ -112,6 +119,8 @@ class AgentSession(EventEmitter[EventName]):
         )
         check_instance("realtime_stall_timeouts", realtime_stall_timeouts, RealtimeStallTimeouts)
         self.vad, self.stt, self.llm, self.tts = vad, stt, llm, tts
+        self._recorder = SessionRecorder.create(record)  # None unless recording was asked for
+        self._tracer = SessionTracer.attach(self, tracing)  # spans per turn, from the events
         self.realtime = realtime
         self._fallback_recovery = fallback_recovery
         self._realtime_connect_timeout = realtime_connect_timeout
@@ -145,6 +154,7 @@ class AgentSession(EventEmitter[EventName]):
         self._closed = asyncio.Event()
         self._input_meter: InputLagMeter | None = None
         self._providers = ProviderLease()  # closed with the session unless another one uses them
+        self._mcp = MCPLease(lambda e: self._report_error(e, source="mcp", recoverable=True))
 
     # -- public state -----------------------------------------------------------------------------
     @property
@@ -204,9 +214,12 @@ class AgentSession(EventEmitter[EventName]):
             if io is not None
             else (make_room_io(room, **room_options) if room is not None else SessionIO())
         )
+        if self._recorder is not None:
+            self._io = self._recorder.attach(self, self._io)
         self._agent = agent
         agent._attach(self)
         self._providers.hold(self.vad, self.stt, self.llm, self.tts, agent.vad, agent.stt, agent.llm, agent.tts)
+        await self._mcp.open(agent.mcp_servers, agent.tool_registry)
         self.history.set_instructions(agent.instructions)
         self._timers = SessionTimers(self, self.options)
         self._spawn(self._speeches.run(), "speech-scheduler")
@@ -326,11 +339,20 @@ class AgentSession(EventEmitter[EventName]):
         if self._io is not None:
             await self._io.aclose()
         await self._providers.release()
+        await self._mcp.release()
         if self._agent_sm.state is not AgentState.CLOSED:
             self._set_agent_state(AgentState.CLOSED)
         self._emit("close", CloseEvent(reason=reason, error=error))
+        if self._recorder is not None:
+            await self._recorder.finish()
         self._closed.set()
         await self.aclose_handlers()
+
+    def report(self) -> SessionReport:
+        """The recording so far (all of it once closed): events, transcript, both sides' audio."""
+        if self._recorder is None:
+            raise RuntimeError("this session records nothing: AgentSession(record=RecordingOptions(...))")
+        return self._recorder.report()
 
     @property
     def closed(self) -> bool:
@@ -418,6 +440,7 @@ class AgentSession(EventEmitter[EventName]):
         self._agent = agent
         agent._attach(self)
         self._providers.hold(agent.vad, agent.stt, agent.llm, agent.tts)
+        await self._mcp.open(agent.mcp_servers, agent.tool_registry)
         self.history.set_instructions(agent.instructions)
         if self._switch is not None and self._switch.engine is not None:
             await self._switch.engine.load_agent(agent)

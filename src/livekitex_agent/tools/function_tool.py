@@ -89,22 +89,7 @@ class FunctionTool:
     # -- calling --------------------------------------------------------------------------------
     def parse_arguments(self, arguments: str | dict[str, Any] | None) -> pydantic.BaseModel:
         """Parse and validate raw arguments from the LLM; errors name the tool and the bad value."""
-        if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
-            data: Any = {}
-        elif isinstance(arguments, str):
-            try:
-                data = json.loads(arguments)
-            except json.JSONDecodeError as e:
-                snippet = arguments if len(arguments) <= 200 else arguments[:200] + "..."
-                raise ToolArgumentsError(
-                    f"arguments for tool {self.name!r} are not valid JSON ({e.msg} at position {e.pos}): {snippet}"
-                ) from None
-        else:
-            data = arguments
-        if not isinstance(data, dict):
-            raise ToolArgumentsError(
-                f"arguments for tool {self.name!r} must be a JSON object, got {type(data).__name__}: {data!r}"
-            )
+        data = decode_arguments(self.name, arguments)
         try:
             return self.arguments_model.model_validate(data)
         except pydantic.ValidationError as e:
@@ -142,6 +127,27 @@ class FunctionTool:
 
     def __repr__(self) -> str:
         return f"FunctionTool(name={self.name!r})"
+
+
+def decode_arguments(tool: str, arguments: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The LLM's raw arguments as a JSON object (empty for none); errors name the tool and the text."""
+    if arguments is None or (isinstance(arguments, str) and not arguments.strip()):
+        data: Any = {}
+    elif isinstance(arguments, str):
+        try:
+            data = json.loads(arguments)
+        except json.JSONDecodeError as e:
+            snippet = arguments if len(arguments) <= 200 else arguments[:200] + "..."
+            raise ToolArgumentsError(
+                f"arguments for tool {tool!r} are not valid JSON ({e.msg} at position {e.pos}): {snippet}"
+            ) from None
+    else:
+        data = arguments
+    if not isinstance(data, dict):
+        raise ToolArgumentsError(
+            f"arguments for tool {tool!r} must be a JSON object, got {type(data).__name__}: {data!r}"
+        )
+    return data
 
 
 @overload

@@ -22,7 +22,7 @@ from livekit import rtc
 from livekit.protocol import agent as pa
 
 from ..events import CloseReason
-from ..hooks import set_session_observer
+from ..hooks import set_job_attributes, set_session_observer
 from ..log import redact
 from ..metrics import TurnMetrics
 from .protocol import JS_FAILED, JS_SUCCESS, AcceptArgs
@@ -229,6 +229,8 @@ async def run_job(
     context = contextvars.copy_context()
     context.run(_current_job.set, ctx)
     context.run(set_session_observer, ctx.attach_session)  # sessions started by the job end it
+    job_attributes = {"livekit.job.id": ctx.job.id, "livekit.room.name": ctx.job.room.name}
+    context.run(set_job_attributes, {**job_attributes, "livekit.agent.name": ctx.job.agent_name})  # traces
     loop = asyncio.get_running_loop()
     entry = loop.create_task(_call(entrypoint, ctx), name=f"job-{ctx.job.id}", context=context)
     waiter = loop.create_task(ctx._shutdown_event.wait())

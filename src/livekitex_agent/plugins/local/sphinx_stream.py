@@ -15,7 +15,8 @@ import contextlib
 import logging
 import queue
 import threading
-from typing import TYPE_CHECKING
+from collections.abc import AsyncIterator
+from typing import Literal, Protocol
 
 import numpy as np
 import numpy.typing as npt
@@ -33,11 +34,6 @@ from ...providers.stt import (
 )
 from .sphinx_decoder import SAMPLE_RATE, _Cancelled, _Decoder, decoding_error
 
-if TYPE_CHECKING:
-    from collections.abc import AsyncIterator
-
-    from .sphinx import PocketSphinxSTT
-
 logger = logging.getLogger("livekitex_agent.plugins.local")
 
 _LIVE_CMN_SECONDS = 0.3  # audio that sets the live pass's cepstral mean (it starts after it)
@@ -47,10 +43,33 @@ _MAX_BACKLOG_SECONDS = 30.0  # audio the worker may fall behind by before the st
 Samples = npt.NDArray[np.int16]
 
 
+class DecoderHost(Protocol):
+    """What a stream asks of the :class:`~.sphinx.PocketSphinxSTT` that opened it: its decoders and
+    how it decodes (an interface, so this module does not import the STT back)."""
+
+    stream_final: Literal["exact", "live"]
+    min_level_dbfs: float
+
+    @property
+    def label(self) -> str: ...
+
+    def _acquire(self, cancel: threading.Event) -> _Decoder | None: ...
+
+    def _release(self, decoder: _Decoder, keep: bool) -> None: ...
+
+    def _decode(
+        self, decoder: _Decoder, pcm: memoryview, cancel: threading.Event, lm_result: tuple[str, float] | None = None
+    ) -> tuple[str, float]: ...
+
+    def _add_comfort_noise(self, audio: AudioFrame) -> bytes: ...
+
+    def _mix_noise(self, samples: Samples, level: float, position: int) -> bytes: ...
+
+
 class SphinxStream(STTStream):
     """One utterance: ``push_frame`` as it is spoken, ``end_input``, read interims and the final."""
 
-    def __init__(self, stt: PocketSphinxSTT) -> None:
+    def __init__(self, stt: DecoderHost) -> None:
         self._stt = stt
         self._loop = asyncio.get_running_loop()
         self._resampler = Resampler(SAMPLE_RATE)

@@ -1,12 +1,13 @@
-"""The call as one stereo recording: the caller on the left channel, the agent on the right."""
+"""Two timed mono tracks as one stereo recording on one timeline (e.g. user left, agent right)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ..media.frame import AudioFrame
-from ..media.resample import resample
-from .record import TimedFrames
+from .frame import AudioFrame
+from .resample import resample
+
+TimedFrames = list[tuple[float, AudioFrame]]  # (loop time the frame starts, frame)
 
 JOIN_TOLERANCE = 0.06  # a frame this close after the previous one continues it (timer jitter)
 
@@ -39,20 +40,20 @@ def _channel(frames: TimedFrames, origin: float, sample_rate: int) -> np.ndarray
     if not frames:
         return np.zeros(0, dtype=np.int16)
     native = frames[0][1].sample_rate
+    # the rare frame at another rate (an input that changed) is brought to the first frame's rate
+    frames = [(t, f if f.sample_rate == native else resample(f.to_mono(), native)) for t, f in frames]
     track = place_frames(frames, origin, native)  # resampled once, as a whole
     if native == sample_rate or track.size == 0:
         return track
     return resample(AudioFrame(track, native), sample_rate).data
 
 
-def stereo_call(
-    caller: TimedFrames, agent: TimedFrames, *, origin: float, sample_rate: int = 24000
-) -> AudioFrame:
-    """Both sides of the call as a 2-channel frame (left: caller, right: agent), equally long."""
-    left = _channel(caller, origin, sample_rate)
-    right = _channel(agent, origin, sample_rate)
-    n = max(left.size, right.size)
+def stereo_track(left: TimedFrames, right: TimedFrames, *, origin: float, sample_rate: int = 24000) -> AudioFrame:
+    """Both tracks as a 2-channel frame from loop time ``origin``, equally long (the shorter padded)."""
+    lch = _channel(left, origin, sample_rate)
+    rch = _channel(right, origin, sample_rate)
+    n = max(lch.size, rch.size)
     stereo = np.zeros((n, 2), dtype=np.int16)
-    stereo[: left.size, 0] = left
-    stereo[: right.size, 1] = right
+    stereo[: lch.size, 0] = lch
+    stereo[: rch.size, 1] = rch
     return AudioFrame(stereo.reshape(-1), sample_rate, 2)

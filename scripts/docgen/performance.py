@@ -47,6 +47,7 @@ SECTIONS = (
     ("memory", "Memory per session and per process"),
     ("dispatch", "Dispatch latency"),
     ("switchover", "Switchover time"),
+    ("faults", "Recovery from connection faults"),
     ("turns", "Turn taking"),
     ("startup", "Import time"),
     ("providers", "Offline providers"),
@@ -177,6 +178,30 @@ KNOWN: dict[str, Known] = {
             Figure("max_ms", "failure → pipeline ready max (ms)"),
             Figure("internal_p50_ms", "noticed → pipeline ready p50 (ms)"),
             Figure("internal_p95_ms", "noticed → pipeline ready p95 (ms)"),
+        ),
+    ),
+    "realtime_faults": Known(
+        "faults",
+        "The realtime fault matrix through toxiproxy",
+        "Every cell of the realtime fault matrix (`livekitex_agent.testing.realtime_faults`, chapter 3): one "
+        "spoken turn on `openai.RealtimeModel` → a real `toxiproxy-server` → `RealtimeTestServer` (a "
+        "pipeline of fakes to fall back to), cut, truncated, stalled or slowed at one moment of the turn, "
+        "or hit by a server fault; several trials per cell. Answered: the user heard the whole answer; "
+        "duplicated: part of it (or the tool) came twice; recover: the user's longest wait, from the end "
+        "of their turn to the first audio of the answer or across a silence in the middle of it. Targets: "
+        "p95 ≤ 1.5 s after cuts, ≤ grace (1 s) + 0.5 s after stalls.",
+        (
+            Figure("cells", "cells (fault × moment, and server faults)"),
+            Figure("trials", "trials"),
+            Figure("answered_pct", "turns answered (%)"),
+            Figure("duplicated", "turns heard (partly) twice"),
+            Figure("lost", "turns never answered"),
+            Figure("recover_p50_ms", "user's longest wait p50 (ms)"),
+            Figure("recover_p95_ms", "user's longest wait p95 (ms)"),
+            Figure("recover_cut_p95_ms", "longest wait p95 after cuts (ms)"),
+            Figure("recover_stall_p95_ms", "longest wait p95 after stalls (ms)"),
+            Figure("over_target", "answered turns over their target"),
+            Figure("history_wrong", "trials whose history did not hold the turn once"),
         ),
     ),
     "import_time": Known(

@@ -10,6 +10,7 @@ from .providers.llm import LLM
 from .providers.stt import STT
 from .providers.tts import TTS
 from .providers.vad import VAD
+from .text import TextTransformLike, check_transforms
 from .tools.function_tool import FunctionTool
 from .tools.mcp import MCPServer
 from .tools.registry import ToolRegistry, find_tools
@@ -23,9 +24,11 @@ class Agent:
     """Instructions and tools for one role in a conversation.
 
     Subclass it and decorate methods with ``@function_tool`` to give it tools, or pass ``tools=``.
-    ``mcp_servers`` lend their tools (see :mod:`livekitex_agent.tools.mcp`). Providers given here (``stt``, ``llm``, ``tts``, ``vad``) override the session's while this agent
-    is active. Override the hooks to run code when the agent takes over, hands over, or when the
-    user finishes a turn.
+    ``mcp_servers`` lend their tools (see :mod:`livekitex_agent.tools.mcp`). Providers given here
+    (``stt``, ``llm``, ``tts``, ``vad``) override the session's while this agent is active.
+    ``tts_text_transforms`` (names or functions ``str -> str``, see :mod:`livekitex_agent.text`)
+    replace the session's for this agent's speech. Override the hooks to run code when the agent
+    takes over, hands over, or when the user finishes a turn.
     """
 
     def __init__(
@@ -39,6 +42,7 @@ class Agent:
         vad: VAD | None = None,
         allow_interruptions: bool | None = None,
         mcp_servers: Sequence[MCPServer] = (),
+        tts_text_transforms: Sequence[TextTransformLike] | None = None,
     ) -> None:
         if not isinstance(instructions, str):
             raise TypeError(f"instructions must be a string, got {type(instructions).__name__}")
@@ -53,6 +57,10 @@ class Agent:
         self.tts = tts
         self.vad = vad
         self.allow_interruptions = allow_interruptions
+        # what the TTS hears instead of the LLM's text while this agent speaks (None: the session's)
+        self.tts_text_transforms = check_transforms(
+            "Agent tts_text_transforms", tts_text_transforms, allow_none=True
+        )
         self._registry = ToolRegistry(find_tools(self))
         for tool in tools:
             self._registry.register(tool)

@@ -26,6 +26,7 @@ from ..tools.executor import CANCELLED_TOOL_OUTPUT, ToolExecutor, ToolResult
 from .sentences import SentenceStream
 from .speech import SpeechHandle
 from .timeline import SpeechTimeline
+from .tts_text import SpeakableText
 
 if TYPE_CHECKING:
     from .agent_session import AgentSession
@@ -97,6 +98,11 @@ class ReplyGeneration:
         # this speech's items go right after what was in the history when it started, even if the
         # user says something while it plays (keeps the history in spoken order)
         self._anchor: str | None = session.history.last_id
+        self._speakable = SpeakableText(
+            session.current_agent.tts_text_transforms, session.options.tts_text_transforms,
+            language=session.language,
+            report=lambda e: session._report_error(e, source="tts_text_transforms", recoverable=True),
+        )
 
     # -- entry point ------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -285,11 +291,16 @@ class ReplyGeneration:
             Resampler(out.sample_rate) if out.sample_rate and out.sample_rate != tts.sample_rate else None
         )
 
+        spoken = self._speakable(sentence)  # what the TTS hears; the transcript keeps `sentence`
+        if not spoken.strip():  # nothing to say (e.g. only an emoji)
+            self._timeline.begin_text(sentence, step.index)
+            self._segment_ready.set()
+            return
         requested = self._loop.time()
         if self._timing.tts_request is None:
             self._timing.tts_request = requested
         stream, it, frame = await open_stream(
-            lambda: resumable_synthesis(tts, sentence), policy=tts.retry_policy, provider=tts.label
+            lambda: resumable_synthesis(tts, spoken), policy=tts.retry_policy, provider=tts.label
         )
         if self._timing.tts_first_frame is None:
             self._timing.tts_first_frame = self._loop.time()
@@ -316,7 +327,7 @@ class ReplyGeneration:
             UsageMetrics(
                 provider=tts.label,
                 kind="tts",
-                characters=len(sentence),
+                characters=len(spoken),
                 audio_duration=segment.duration,
                 duration=self._loop.time() - requested,
             )

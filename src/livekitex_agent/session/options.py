@@ -7,6 +7,7 @@ from typing import Any
 
 from ..errors import ConfigError
 from ..providers.turn import TurnDetector
+from ..text import DEFAULT_TTS_TEXT_TRANSFORMS, TextTransformLike, check_transforms
 from ..validation import check_bool, check_instance, check_int, check_number
 
 
@@ -28,6 +29,11 @@ class SessionOptions:
     ends with those words, and they are dropped (never heard, never in the history) if the user
     goes on. Hides LLM and TTS latency behind the end-of-turn decision, at the cost of requests
     for turns that go on.
+
+    ``tts_text_transforms``: what the TTS hears instead of the LLM's text, in order (names or
+    functions ``str -> str``, see :mod:`livekitex_agent.text`); markdown and emoji stripped by
+    default, ``()`` for none. An agent's own ``tts_text_transforms`` replace these while it speaks.
+    The history and the transcript keep the text the LLM wrote.
     """
 
     allow_interruptions: bool = True  # the user's speech may interrupt the agent (barge-in)
@@ -50,6 +56,7 @@ class SessionOptions:
     stt_streaming: bool = True
     preemptive_generation: bool = False
     turn_detection: str | TurnDetector = "vad"
+    tts_text_transforms: tuple[TextTransformLike, ...] = DEFAULT_TTS_TEXT_TRANSFORMS
 
     def __post_init__(self) -> None:
         check_bool("allow_interruptions", self.allow_interruptions)
@@ -81,6 +88,8 @@ class SessionOptions:
                 f"backchannel_words={self.backchannel_words!r} must be a sequence of words or None"
             )
         check_bool("preemptive_generation", self.preemptive_generation)
+        transforms = check_transforms("tts_text_transforms", self.tts_text_transforms)
+        object.__setattr__(self, "tts_text_transforms", transforms)  # a list given is kept as a tuple
         check_int("max_history_items", self.max_history_items, minimum=2, allow_none=True)
         check_int("max_history_tokens", self.max_history_tokens, minimum=16, allow_none=True)
 

@@ -1,0 +1,39 @@
+"""The text the TTS hears for a sentence the LLM wrote (the agent's or the session's transforms).
+
+The history, the transcript and ``lk.transcription`` keep the sentence as written; only the TTS
+gets :meth:`SpeakableText.__call__`'s result. A transform that fails is reported once (``error``,
+recoverable) and the sentence is spoken as written: a bug in a user's transform never silences
+the agent.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+
+from ..text import TextTransformChain, TextTransformLike
+
+
+class SpeakableText:
+    def __init__(
+        self,
+        agent_transforms: Sequence[TextTransformLike] | None,
+        session_transforms: Sequence[TextTransformLike],
+        *,
+        language: str | None,
+        report: Callable[[BaseException], None],
+    ) -> None:
+        chosen = session_transforms if agent_transforms is None else agent_transforms
+        self._chain = TextTransformChain(chosen, language=language)
+        self._report = report
+        self._failed = False
+
+    def __call__(self, sentence: str) -> str:
+        if not self._chain:
+            return sentence
+        try:
+            return self._chain(sentence).strip()
+        except Exception as e:
+            if not self._failed:
+                self._failed = True
+                self._report(e)
+            return sentence

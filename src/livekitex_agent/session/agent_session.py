@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Coroutine
+from collections.abc import AsyncIterator, Coroutine, Sequence
 from dataclasses import replace
 from typing import Any, Literal
 
@@ -27,6 +27,7 @@ from ..events import (
     UserStateChangedEvent,
 )
 from ..hooks import notify_session_started
+from ..media.filter import AudioFilter, AudioFilterChain
 from ..media.frame import AudioFrame
 from ..media.io import SessionIO
 from ..metrics import AgentMetrics, TurnMetrics, UsageMetrics, UsageSummary
@@ -59,7 +60,8 @@ logger = logging.getLogger("livekitex_agent.session")
 class AgentSession(EventEmitter[EventName]):
     """Runs a voice conversation between a user and an :class:`Agent`.
 
-    Give it the providers (``vad``, ``stt``, ``llm``, ``tts``) and turn-taking options, then
+    Give it the providers (``vad``, ``stt``, ``llm``, ``tts``), ``audio_filters`` for the user's
+    audio (run before the VAD; the session closes them) and turn-taking options, then
     ``await session.start(agent, room=...)`` or ``io=...``. Listen with ``session.on(event, cb)``.
     """
 
@@ -81,6 +83,7 @@ class AgentSession(EventEmitter[EventName]):
         close_on_input_end: bool = True,
         record: RecordingOptions | None = None,
         tracing: TracingOptions | None = None,
+        audio_filters: Sequence[AudioFilter] = (),
         options: SessionOptions | None = None,
         **option_overrides: Any,
     ) -> None:
@@ -155,6 +158,7 @@ class AgentSession(EventEmitter[EventName]):
         self._input_meter: InputLagMeter | None = None
         self._providers = ProviderLease()  # closed with the session unless another one uses them
         self._mcp = MCPLease(lambda e: self._report_error(e, source="mcp", recoverable=True))
+        self._audio_filters = AudioFilterChain(audio_filters)  # run on the input before the VAD; ours to close
 
     # -- public state -----------------------------------------------------------------------------
     @property
@@ -272,6 +276,7 @@ class AgentSession(EventEmitter[EventName]):
                 self._push_frame,
                 report=lambda e: self._report_error(e, source="audio-input", recoverable=True),
                 meter=self._input_meter,
+                filters=self._audio_filters,
             )
         except AudioInputError as e:  # deaf: say so and close rather than stay open
             self._report_error(e, source="audio-input", recoverable=False)
@@ -338,6 +343,7 @@ class AgentSession(EventEmitter[EventName]):
                 logger.exception("%s.on_exit failed", type(self._agent).__name__)
         if self._io is not None:
             await self._io.aclose()
+        self._audio_filters.close()
         await self._providers.release()
         await self._mcp.release()
         if self._agent_sm.state is not AgentState.CLOSED:

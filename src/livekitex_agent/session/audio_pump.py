@@ -4,6 +4,9 @@
   and reported (``error`` event, recoverable); the input goes on. ``max_bad_frames`` bad frames in
   a row, or the input stream itself failing, end the session (``close`` with reason ``error`` and
   an :class:`AudioInputError`): a session that can no longer hear says so instead of staying open.
+- Input filters (:class:`AudioFilterChain`, e.g. a noise suppressor) run on each frame before it
+  is pushed, so the VAD, the STT and a realtime model all hear the filtered audio; with none, the
+  frame goes straight through. What the filters still hold is pushed when the input ends.
 - :class:`InputLagMeter` measures how long audio waited between arriving (``captured_at``) and
   being processed, and how much the input dropped, for the turn metrics.
 """
@@ -15,6 +18,7 @@ from collections.abc import AsyncIterable, Callable
 from typing import Any
 
 from ..errors import AudioInputError
+from ..media.filter import AudioFilterChain
 from ..media.frame import AudioFrame
 
 MAX_BAD_FRAMES = 50  # in a row: 1 s of 20 ms frames
@@ -52,15 +56,23 @@ async def pump_audio(
     report: Callable[[BaseException], None],
     meter: InputLagMeter | None = None,
     max_bad_frames: int = MAX_BAD_FRAMES,
+    filters: AudioFilterChain | None = None,
 ) -> None:
-    """Feed ``frames`` to ``push`` until the input ends; raises :class:`AudioInputError` when it cannot."""
+    """Feed ``frames`` (through ``filters``) to ``push`` until the input ends; raises
+    :class:`AudioInputError` when it cannot."""
     loop = asyncio.get_running_loop()
     iterator = aiter(frames)
     bad = 0
+    unfiltered = push
+    if filters:
+        push = filters.wrap(push)
     while True:
         try:
             frame = await anext(iterator)
         except StopAsyncIteration:
+            if filters:
+                for rest in filters.flush():
+                    unfiltered(rest)
             return
         except Exception as e:
             raise AudioInputError(f"the audio input failed: {type(e).__name__}: {e}") from e

@@ -1,7 +1,9 @@
-"""Offline providers: Silero and WebRTC VAD, PocketSphinx STT, espeak-ng TTS, Smart Turn end of turn.
+"""Offline providers: Silero and WebRTC VAD, PocketSphinx STT, espeak-ng TTS, Smart Turn end of turn,
+RNNoise input filter.
 
 The Python dependencies are optional (``pip install livekitex-agent[local]``); each provider
-imports its own when constructed and raises ImportError with the install command if it is missing.
+imports its own when constructed and raises ImportError with the install command if it is missing
+(``RNNoiseFilter``: ``pip install livekitex-agent[noise]``).
 
 Options the VADs share:
 
@@ -10,6 +12,7 @@ Options the VADs share:
 """
 
 from .espeak import EspeakTTS, synthesize_to_frame
+from .rnnoise import RNNoiseFilter
 from .silero import SileroVAD
 from .smart_turn import SmartTurnDetector
 from .sphinx import PocketSphinxSTT
@@ -18,6 +21,7 @@ from .webrtc import WebRTCVAD
 __all__ = [
     "EspeakTTS",
     "PocketSphinxSTT",
+    "RNNoiseFilter",
     "SileroVAD",
     "SmartTurnDetector",
     "WebRTCVAD",

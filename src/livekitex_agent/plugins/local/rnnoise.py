@@ -129,8 +129,9 @@ class RNNoiseFilter:
         for i in range(blocks):
             ptr = base + i * step
             self.speech_probability = process(state, ptr, ptr)  # in place
-        out = np.clip(work[: blocks * n], -32768.0, 32767.0)
-        return out.astype(np.int16)
+        out = work[: blocks * n]
+        np.clip(out, -32768.0, 32767.0, out=out)
+        return out.astype(np.int16)  # the one allocation per frame: frames are shared, not reused
 
     def __del__(self) -> None:
         try:

@@ -6,7 +6,9 @@ at once) — is mixed in at 20, 10, 5 and 0 dB SNR (speech power over its voiced
 Each mix goes, at the room's 48 kHz, to:
 
 - Silero VAD (16 kHz, the session's defaults): a *false start* is a start of speech that is not
-  within 0.3 s of a sentence (and the same for WebRTC VAD, aggressiveness 2: ``webrtc_*`` keys);
+  within 0.3 s of a sentence, and ``vad_noise_speech_s`` the seconds of noise alone that fell
+  inside speech segments (a VAD that never ends on noise makes one false start but many seconds);
+  the same for WebRTC VAD, aggressiveness 2 (``webrtc_*`` keys);
 - PocketSphinx (language model, no phrase list) on each sentence's span (± 0.25 s): word error
   rate against the sentence's text, over all sentences and noise kinds;
 
@@ -124,19 +126,26 @@ def denoise(audio: AudioFrame) -> AudioFrame:
     return combine_frames(out)
 
 
-def false_starts(vad: VAD, audio16: AudioFrame, spans: list[tuple[float, float]]) -> int:
+def false_starts(vad: VAD, audio16: AudioFrame, spans: list[tuple[float, float]]) -> tuple[int, float]:
+    """(starts of speech not within 0.3 s of a sentence, seconds of noise alone taken as speech)."""
     stream = vad.stream()
-    n, count = 320, 0
+    n, count, start = 320, 0, None
+    segments: list[tuple[float, float]] = []
     try:
-        for i in range(0, audio16.data.size, n):
-            for e in stream.push_frame(AudioFrame(audio16.data[i : i + n], 16000)):
-                if e.type is VADEventType.START_OF_SPEECH and not any(
-                    a - 0.3 <= e.timestamp <= b + 0.3 for a, b in spans
-                ):
-                    count += 1
+        events = [e for i in range(0, audio16.data.size, n) for e in stream.push_frame(AudioFrame(audio16.data[i : i + n], 16000))]
+        events += list(stream.flush())
     finally:
         stream.close()
-    return count
+    for e in events:
+        if e.type is VADEventType.START_OF_SPEECH:
+            start = e.timestamp
+            count += not any(a - 0.3 <= e.timestamp <= b + 0.3 for a, b in spans)
+        elif e.type is VADEventType.END_OF_SPEECH and start is not None:
+            segments.append((start, e.timestamp))
+            start = None
+    speech = sum(b - a for a, b in segments)
+    overlap = sum(max(0.0, min(b, d + 0.3) - max(a, c - 0.3)) for a, b in segments for c, d in spans)
+    return count, max(0.0, speech - overlap)
 
 
 def word_errors(ref: str, hyp: str) -> int:
@@ -175,24 +184,25 @@ async def main() -> None:
     results = []
     for snr in args.snr:
         fs, wfs, errs = [0, 0], [0, 0], [0, 0]
+        secs, wsecs = [0.0, 0.0], [0.0, 0.0]
         for kind, noise in noises.items():
             noisy = mix(track, noise, snr)
             per = []
             for i, audio in enumerate((noisy, denoise(noisy))):
                 audio16 = resample(audio, 16000)
-                f, w = false_starts(vad, audio16, track.spans), false_starts(webrtc, audio16, track.spans)
+                (f, sec), (w, wsec) = false_starts(vad, audio16, track.spans), false_starts(webrtc, audio16, track.spans)
                 e = await errors(stt, audio16, track)
                 fs[i], wfs[i], errs[i] = fs[i] + f, wfs[i] + w, errs[i] + e
-                per.append((f, w, e / words))
-            print(
-                f"  snr_db={snr:g} {kind:6s} false_starts {per[0][0]} -> {per[1][0]}  "
-                f"webrtc {per[0][1]} -> {per[1][1]}  wer {per[0][2]:.3f} -> {per[1][2]:.3f}"
-            )
+                secs[i], wsecs[i] = secs[i] + sec, wsecs[i] + wsec
+                per.append(f"starts {f} ({sec:.1f} s) webrtc {w} ({wsec:.1f} s) wer {e / words:.3f}")
+            print(f"  snr_db={snr:g} {kind:6s} {per[0]}  ->  filtered: {per[1]}")
         total = words * len(noises)
         results.append(
             f"RESULT noise_filter snr_db={snr:g} vad_false_starts={fs[0]} vad_false_starts_filtered={fs[1]} "
             f"wer={errs[0] / total:.3f} wer_filtered={errs[1] / total:.3f} "
-            f"webrtc_false_starts={wfs[0]} webrtc_false_starts_filtered={wfs[1]}"
+            f"vad_noise_speech_s={secs[0]:.1f} vad_noise_speech_s_filtered={secs[1]:.1f} "
+            f"webrtc_false_starts={wfs[0]} webrtc_false_starts_filtered={wfs[1]} "
+            f"webrtc_noise_speech_s={wsecs[0]:.1f} webrtc_noise_speech_s_filtered={wsecs[1]:.1f}"
         )
     await stt.aclose()
     await vad.aclose()

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
-from _helpers import Recorder
+import asyncio
+
+from _helpers import Recorder, speak_parts
 
 from livekitex_agent import Agent
 from livekitex_agent.session import AgentSession
-from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryIO, virtual_time
+from livekitex_agent.testing import (
+    FakeLLM,
+    FakeLLMResponse,
+    FakeSTT,
+    FakeTTS,
+    FakeTurnDetector,
+    FakeVAD,
+    LLMRequest,
+    MemoryIO,
+    virtual_time,
+)
 from livekitex_agent.text import Pronunciations
 
 REPLY = "Your **total** is $1,234.50, due 2026-12-02 at 3:45 pm. 🎉 Call +1 415 555 0100 or jane.doe@example.com!"
@@ -73,3 +85,28 @@ async def test_an_agents_transforms_replace_the_sessions_and_a_failing_one_is_re
     assert error.source == "tts_text_transforms" and error.recoverable
     assert not session.closed
     await session.aclose()
+
+
+@virtual_time
+async def test_a_preemptive_reply_prepares_the_spoken_form_which_the_reply_then_plays() -> None:
+    asked: list[float] = []
+
+    def reply(request: LLMRequest) -> FakeLLMResponse:
+        asked.append(asyncio.get_running_loop().time())
+        return FakeLLMResponse("It costs **$5** today! See you then.")
+
+    io, tts = MemoryIO(), FakeTTS(seconds_per_char=0.01)
+    session = AgentSession(
+        vad=FakeVAD(), stt=FakeSTT(["how much is it"], streaming=True, seconds_per_word=0.15),
+        llm=FakeLLM(default=reply), tts=tts, user_away_timeout=None,
+        turn_detection=FakeTurnDetector(0.9), preemptive_generation=True,
+        tts_text_transforms=["markdown", "spoken_forms"],
+    )
+    rec = Recorder(session)
+    await session.start(Agent("hi"), io=io)
+    await speak_parts(session, io, [(1.0, 0.0)])
+    (asked_at,) = asked
+    assert asked_at < rec.time_of("conversation_item_added:user")  # prepared before the turn ended
+    # each sentence synthesized once, in its spoken form: the prepared first one was the one played
+    assert tts.requests == ["It costs five dollars today!", "See you then."]
+    assert session.history.messages()[-1].content == "It costs **$5** today! See you then."

@@ -98,11 +98,7 @@ class ReplyGeneration:
         # this speech's items go right after what was in the history when it started, even if the
         # user says something while it plays (keeps the history in spoken order)
         self._anchor: str | None = session.history.last_id
-        self._speakable = SpeakableText(
-            session.current_agent.tts_text_transforms, session.options.tts_text_transforms,
-            language=session.language,
-            report=lambda e: session._report_error(e, source="tts_text_transforms", recoverable=True),
-        )
+        self._speakable = SpeakableText.for_session(session)  # what the TTS hears of a sentence
 
     # -- entry point ------------------------------------------------------------------------------
     async def run(self) -> None:

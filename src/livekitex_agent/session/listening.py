@@ -17,6 +17,7 @@ from .interruption import InterruptionController
 from .preemptive import PreemptiveReply
 from .recognition import AudioRecognition, RecognitionHooks
 from .speech import SpeechHandle
+from .tts_text import SpeakableText
 
 logger = logging.getLogger("livekitex_agent.session")
 
@@ -150,7 +151,9 @@ class PipelineListener:
             return
         tools = agent.tools if s.options.max_tool_steps > 0 else []
         tts = s._tts_for(agent) if s.io is not None and s.io.audio_output is not None else None
-        self._preemptive = PreemptiveReply(user_text=text, history=s.history, llm=llm, tools=tools, tts=tts)
+        self._preemptive = PreemptiveReply(
+            user_text=text, history=s.history, llm=llm, tools=tools, tts=tts, speakable=SpeakableText.for_session(s)
+        )
 
     def _drop_preemptive(self) -> None:
         """The user goes on (or the turn was taken otherwise): the prepared reply is moot."""

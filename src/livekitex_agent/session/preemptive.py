@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Generic, TypeVar
 
 from ..chat import ChatContext
@@ -71,8 +71,10 @@ class PreemptiveReply:
         llm: LLM,
         tools: Sequence[FunctionTool],
         tts: TTS | None,
+        speakable: Callable[[str], str] = str.strip,  # sentence → what the TTS hears (text transforms)
     ) -> None:
         self.user_text = user_text
+        self._speakable = speakable
         self.history_id = history.last_id  # the reply is only valid after this very history
         ctx = history.copy()
         ctx.add_message("user", user_text)
@@ -126,10 +128,11 @@ class PreemptiveReply:
                 self._audio.finish()
 
     def _start_tts(self, tts: TTS | None, sentence: str) -> None:
-        self._first_sentence = sentence
-        if tts is not None:
+        spoken = self._speakable(sentence)  # the reply asks its TTS for this very text
+        self._first_sentence = spoken
+        if tts is not None and spoken:
             self._tts_task = asyncio.get_running_loop().create_task(
-                self._synthesize(tts, sentence), name="preemptive-tts"
+                self._synthesize(tts, spoken), name="preemptive-tts"
             )
 
     async def _synthesize(self, tts: TTS, sentence: str) -> None:

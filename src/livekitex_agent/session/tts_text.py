@@ -9,8 +9,27 @@ the agent.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
+from typing import Protocol
 
 from ..text import TextTransformChain, TextTransformLike
+from .options import SessionOptions
+
+
+class SpeakingAgent(Protocol):
+    @property
+    def tts_text_transforms(self) -> Sequence[TextTransformLike] | None: ...
+
+
+class SpeakingSession(Protocol):
+    """What :meth:`SpeakableText.for_session` reads of a session."""
+
+    options: SessionOptions
+    language: str | None
+
+    @property
+    def current_agent(self) -> SpeakingAgent: ...
+
+    def _report_error(self, error: BaseException, *, source: str, recoverable: bool) -> None: ...
 
 
 class SpeakableText:
@@ -26,6 +45,16 @@ class SpeakableText:
         self._chain = TextTransformChain(chosen, language=language)
         self._report = report
         self._failed = False
+
+    @classmethod
+    def for_session(cls, session: SpeakingSession) -> SpeakableText:
+        """The current agent's transforms, else the session's, in the session's language."""
+        return cls(
+            session.current_agent.tts_text_transforms,
+            session.options.tts_text_transforms,
+            language=session.language,
+            report=lambda e: session._report_error(e, source="tts_text_transforms", recoverable=True),
+        )
 
     def __call__(self, sentence: str) -> str:
         if not self._chain:

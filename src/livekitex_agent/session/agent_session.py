@@ -102,6 +102,8 @@ class AgentSession(EventEmitter[EventName]):
         - ``close_on_input_end``: close the session when its audio input ends (end of file, memory input closed).
         - ``record``: a :class:`RecordingOptions` to record the call (stereo WAV, transcript, events); off when None.
         - ``tracing``: a :class:`TracingOptions` to write an OpenTelemetry span per turn; off when None.
+        - ``audio_filters``: :class:`~livekitex_agent.media.AudioFilter` s run in order on the user's audio
+          before the VAD (and a realtime model), e.g. ``plugins.local.RNNoiseFilter()``; the session closes them.
         - ``options``: a :class:`SessionOptions`; keyword arguments named like its fields override it.
         """
         super().__init__()

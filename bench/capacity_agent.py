@@ -4,8 +4,8 @@ The worker's forkserver imports the entrypoint's module before it forks any job 
 script's ``__main__`` is not preloaded that way on Python 3.11 (the forkserver is not told the
 main module's path), so the agents live here, under a real module name.
 
-With ``--preload`` the worker's forkserver also imports ``capacity_preload``, which loads the Silero
-model there: every job process forked afterwards shares its pages instead of loading its own.
+The worker's forkserver loads the Silero model (``WorkerOptions.preload_local``): every job process
+forked afterwards shares its pages instead of loading its own.
 """
 
 from __future__ import annotations

@@ -25,13 +25,15 @@ LiveKit room I/O. Measured:
   listening) against the clips they said: the agents really converse.
 
 ``--compare`` runs the same load with one job per process first (the livekit-agents default).
-``--preload`` loads the Silero model in the forkserver, so job processes share it.
+By default the forkserver loads the Silero model (``WorkerOptions.preload_local``), so job processes
+share it; ``--no-preload`` measures without that (each job process loads its own).
 ``--entrypoint silent`` uses a session-less entrypoint that only publishes paced silence;
 ``--entrypoint module:function`` another one (with the module's ``prewarm(proc)``, if it has one).
 
-Usage: ``python bench/worker_capacity.py [--sessions 12] [--jobs-per-process 6] [--compare] [--preload]``
+Usage: ``python bench/worker_capacity.py [--sessions 12] [--jobs-per-process 6] [--compare] [--no-preload]``
 Last line: ``RESULT worker_capacity sessions=... mem_per_session_mb=... cpu_pct_per_session=...
-dispatch_p50_ms=... dispatch_p95_ms=... mem_tree_per_session_mb=... mem_per_process_mb=...``
+dispatch_p50_ms=... dispatch_p95_ms=... mem_tree_per_session_mb=... mem_per_process_mb=... job_uss_mb=...``
+(``job_uss_mb``: an idle prewarmed job process's own memory, psutil's USS)
 """
 
 from __future__ import annotations
@@ -69,7 +71,7 @@ class Sample:
     pss_mb: float
     uss_mb: float
     cpu_pct: float  # of one core
-    hosts: list[tuple[int, float]] = field(default_factory=list)  # job processes: (jobs, private dirty MB)
+    hosts: list[tuple[int, float, float]] = field(default_factory=list)  # job processes: (jobs, private dirty MB, USS MB)
 
 
 @dataclass
@@ -83,15 +85,23 @@ class RunResult:
     steps: list[tuple[int, Sample]]  # (sessions, tree sample) while the first job process fills up
     said: int = 0
     replies: int = 0
+    largest: list[tuple[str, float]] = field(default_factory=list)  # the busiest job process's, MB
 
     @property
     def mem_per_session_mb(self) -> float:
         """Tree PSS growth per session added to a job process that already hosts sessions: the
         least-squares slope of tree PSS against sessions over the steps (one step is noise)."""
+        return self._slope([s.pss_mb for _, s in self.steps])
+
+    @property
+    def uss_per_added_session_mb(self) -> float:
+        """The same slope for the tree's USS (memory no other process shares)."""
+        return self._slope([s.uss_mb for _, s in self.steps])
+
+    def _slope(self, ys: list[float]) -> float:
         if len(self.steps) < 2:
             return float("nan")
         xs = [float(n) for n, _ in self.steps]
-        ys = [s.pss_mb for _, s in self.steps]
         mx, my = sum(xs) / len(xs), sum(ys) / len(ys)
         return sum((x - mx) * (y - my) for x, y in zip(xs, ys, strict=True)) / sum((x - mx) ** 2 for x in xs)
 
@@ -127,6 +137,14 @@ class RunResult:
         per_job = sum((h[1] - idle_mb) / h[0] for h in busy) / len(busy)
         return per_job, idle_mb
 
+    def job_uss_mb(self) -> tuple[float, float] | None:
+        """(USS of an idle prewarmed job process, USS of the busiest job process), MB."""
+        idle = [h[2] for h in self.idle.hosts if h[0] == 0]
+        busy = max(self.loaded.hosts, key=lambda h: h[0], default=None)
+        if not idle or busy is None:
+            return None
+        return sum(idle) / len(idle), busy[2]
+
 
 async def sample(worker: Worker, window: float) -> Sample:
     """The worker's tree: its main process, the forkserver and the job processes (jobs ≥ 0).
@@ -155,8 +173,26 @@ async def sample(worker: Worker, window: float) -> Sample:
             result.uss_mb += uss
             result.cpu_pct += (sum(p.cpu_times()[:2]) - before[p.pid]) / elapsed * 100.0
             if jobs >= 0:
-                result.hosts.append((jobs, private_dirty_mb(p.pid)))
+                result.hosts.append((jobs, private_dirty_mb(p.pid), uss))
     return result
+
+
+def largest_private_mb(pid: int, count: int = 8) -> list[tuple[str, float]]:
+    """A process's largest private (USS) costs by mapping name (Linux ``smaps``), MB, largest first."""
+    sizes: dict[str, float] = {}
+    name = "?"
+    try:
+        with open(f"/proc/{pid}/smaps") as f:
+            for line in f:
+                head = line.split(maxsplit=5)
+                if head and not head[0].endswith(":"):  # a mapping's header line
+                    name = head[5].strip() if len(head) > 5 else "[anonymous]"
+                    name = os.path.basename(name) if name.startswith("/") else name
+                elif head and head[0] in ("Private_Clean:", "Private_Dirty:"):
+                    sizes[name] = sizes.get(name, 0.0) + int(head[1]) / 1024
+    except OSError:
+        return []
+    return sorted(sizes.items(), key=lambda kv: -kv[1])[:count]
 
 
 def private_dirty_mb(pid: int) -> float:
@@ -236,7 +272,7 @@ class Plan:
     window: float
     settle: float
     cycle: float
-    preload: tuple[str, ...] = ()
+    preload_local: bool = True
 
 
 async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> RunResult:
@@ -244,7 +280,7 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
     options = WorkerOptions(
         entrypoint=plan.entrypoint,
         prewarm_fnc=plan.prewarm_fnc,
-        preload=plan.preload,
+        preload_local=plan.preload_local,
         agent_name=agent_name,
         jobs_per_process=jobs_per_process,
         num_idle_processes=1,
@@ -294,6 +330,8 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
             await asyncio.sleep(plan.settle)  # agents join, subscribe and start talking
             loaded = await sample(worker, plan.window)
             processes = len([h for h in worker.manager.hosts if h.job_ids])
+            busiest = max(worker.manager.hosts, key=lambda h: len(h.job_ids), default=None)
+            largest = largest_private_mb(busiest.pid) if busiest is not None and busiest.pid else []
             counts = await callers.stop()
             for room in rooms:
                 with contextlib.suppress(Exception):
@@ -304,7 +342,7 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
     said = sum(counts.get("said", {}).values())
     replies = sum(counts.get("replies", {}).values())
     return RunResult(
-        jobs_per_process, plan.sessions, processes, idle, loaded, dispatch_ms, steps, said, replies
+        jobs_per_process, plan.sessions, processes, idle, loaded, dispatch_ms, steps, said, replies, largest
     )
 
 
@@ -321,7 +359,8 @@ def report(r: RunResult) -> None:
         steps = ", ".join(f"{n}: {s.pss_mb:.1f}" for n, s in r.steps)
         print(
             f"  one job process filling up (sessions: tree PSS MB) {steps}; "
-            f"{r.mem_per_session_mb:.1f} MB per added session; each job process started for the load: "
+            f"{r.mem_per_session_mb:.1f} MB PSS ({r.uss_per_added_session_mb:.1f} MB USS) per added session; "
+            f"each job process started for the load: "
             f"{r.mem_per_process_mb:.1f} MB beyond its sessions"
         )
     split = r.split()
@@ -330,6 +369,12 @@ def report(r: RunResult) -> None:
             f"  private dirty memory: {split[0]:.1f} MB per session inside a job process; "
             f"an idle prewarmed job process: {split[1]:.1f} MB"
         )
+    uss = r.job_uss_mb()
+    if uss is not None:
+        busy = max(h[0] for h in r.loaded.hosts)
+        print(f"  job process USS: {uss[0]:.1f} MB idle and prewarmed, {uss[1]:.1f} MB with {busy} session(s)")
+    if r.largest:
+        print("  its largest private costs (MB): " + ", ".join(f"{n} {mb:.1f}" for n, mb in r.largest))
 
 
 def start_server(attempts: int = 3) -> LiveKitServer:
@@ -368,9 +413,9 @@ async def main() -> None:
     )
     parser.add_argument("--compare", action="store_true", help="also run with one job per process")
     parser.add_argument(
-        "--preload",
+        "--no-preload",
         action="store_true",
-        help="load the Silero model in the forkserver, shared by job processes",
+        help="no Silero model in the forkserver: each job process loads its own",
     )
     args = parser.parse_args()
     if not 1 <= args.sessions <= 100 or not 1 <= args.jobs_per_process <= 100:
@@ -381,8 +426,9 @@ async def main() -> None:
         parser.error("--window must be in 1..60 s, --settle in 0..60 s, --cycle in 2..30 s")
     logging.basicConfig(level=logging.WARNING)
     entrypoint, prewarm_fnc = load_entrypoint(args.entrypoint)
-    preload = ("capacity_preload",) if args.preload else ()
-    plan = Plan(entrypoint, prewarm_fnc, args.sessions, args.window, args.settle, args.cycle, preload)
+    plan = Plan(
+        entrypoint, prewarm_fnc, args.sessions, args.window, args.settle, args.cycle, not args.no_preload
+    )
     server = start_server()
     try:
         if args.compare:
@@ -397,7 +443,8 @@ async def main() -> None:
         f"dispatch_p50_ms={percentile(result.dispatch_ms, 50):.0f} "
         f"dispatch_p95_ms={percentile(result.dispatch_ms, 95):.0f} "
         f"mem_tree_per_session_mb={result.mem_tree_per_session_mb:.1f} "
-        f"mem_per_process_mb={result.mem_per_process_mb:.1f}"
+        f"mem_per_process_mb={result.mem_per_process_mb:.1f} "
+        f"job_uss_mb={(result.job_uss_mb() or (float('nan'),))[0]:.1f}"
     )
 
 

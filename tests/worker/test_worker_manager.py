@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import multiprocessing.forkserver
 import os
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
@@ -202,6 +203,24 @@ async def test_job_processes_share_the_sdk_library_loaded_by_the_forkserver(
     assert seen["rss_kb"] > 1000  # the library is mapped and in use
     # loaded in each job process instead, its relocated data costs ~800 KB of private memory
     assert seen["private_dirty_kb"] < 200, seen
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/maps"), reason="needs Linux /proc")
+@pytest.mark.parametrize("preload_local", [True, False])
+async def test_forkserver_loads_the_silero_model_before_any_job(
+    make_manager: Any, tmp_path: Path, preload_local: bool
+) -> None:
+    """By default a job process starts with the Silero library and 16 kHz model already loaded
+    (shared with its forkserver), so its sessions' ``SileroVAD`` loads nothing of its own."""
+    multiprocessing.forkserver._forkserver._stop()  # type: ignore[attr-defined]  # one per pytest process
+    rec = Recorder()
+    manager = await make_manager(
+        ep.local_models_at_start, rec, jobs_per_process=1, num_idle_processes=1, preload_local=preload_local
+    )
+    await manager.launch(job_info("vad", tmp_path))
+    seen = await wait_file(tmp_path, "vad", "started")
+    assert seen["forkserver_maps_silero"] is preload_local
+    assert seen["models_loaded"] == ([16000] if preload_local else [])
 
 
 async def test_crash_in_a_job_process_leaves_the_sibling_job_running(

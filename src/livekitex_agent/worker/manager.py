@@ -39,6 +39,7 @@ logger = logging.getLogger("livekitex_agent.worker.pool")
 CPU_SAMPLES = 4  # load's CPU share is the mean of the last samples (one per status update) ...
 MIN_CPU_INTERVAL = 1.0  # ... each over at least this many seconds (0 until the first one)
 MAX_START_FAILURES = 3  # consecutive process start failures before the pool reports itself broken
+LOCAL_PRELOAD = "livekitex_agent.plugins.local.forkserver_preload"  # named, not imported: a higher layer
 
 
 @dataclass
@@ -127,6 +128,7 @@ class WorkerManager:
                 "livekitex_agent.worker.proc_child",
                 "livekitex_agent.rooms.livekit",  # skipped by the forkserver if it cannot be imported
                 self._opts.entrypoint.__module__,
+                *([LOCAL_PRELOAD] if self._opts.preload_local else []),  # skipped if not importable
                 *self._opts.preload,
                 "livekitex_agent.worker.forkserver_ready",  # last: freezes all of the above
             ]

@@ -131,3 +131,28 @@ async def test_turn_ends_when_vad_silence_is_longer_than_the_endpointing_delay()
     turns = [m for m in (e.metrics for e in rec.of("metrics_collected")) if isinstance(m, TurnMetrics)]
     assert len(turns) == 2
     assert all(abs(t.end_of_utterance_delay - 0.8) <= 0.03 for t in turns)  # type: ignore[operator]
+
+
+class _SlowLookupAgent(Agent):
+    """Looks something up (1 s) when the user's turn ends, before the reply is generated."""
+
+    async def on_user_turn_completed(self, turn_ctx: object, new_message: object) -> None:
+        await asyncio.sleep(1.0)
+
+
+@virtual_time
+async def test_input_ending_right_after_a_turn_still_gets_the_reply_after_a_slow_turn_hook() -> None:
+    io = MemoryIO()
+    session = AgentSession(
+        vad=FakeVAD(), stt=FakeSTT(["what time is it"]), llm=FakeLLM(["Noon."]), tts=FakeTTS(),
+        min_endpointing_delay=0.5,
+    )  # fmt: skip
+    rec = Recorder(session)
+    await session.start(_SlowLookupAgent("x"), io=io)
+    io.push_audio(utterance(1.0))
+    io.push_silence(0.6)
+    io.end_input()  # while the turn's hook is still looking up
+    await asyncio.wait_for(session.wait_closed(), 60)
+    assert rec.of("close")[0].reason is CloseReason.INPUT_ENDED
+    assert [m.content for m in session.history.messages()][-2:] == ["what time is it", "Noon."]
+    assert len(io.audio_output.segments) == 1  # the reply was played before the session closed

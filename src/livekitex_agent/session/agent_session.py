@@ -300,8 +300,8 @@ class AgentSession(EventEmitter[EventName]):
     async def _wait_until_quiet(self) -> None:
         # the last words still go through endpointing, STT and a reply before the session ends
         await asyncio.sleep(self.options.min_endpointing_delay)
-        while self._listener is not None and self._listener.busy:  # noqa: ASYNC110 - bounded by endpointing
-            await asyncio.sleep(0.05)
+        if self._listener is not None:
+            await self._listener.wait_until_quiet()
         await self.wait_for_idle()
 
     async def wait_for_idle(self) -> None:

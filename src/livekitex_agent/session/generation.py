@@ -91,6 +91,7 @@ class ReplyGeneration:
         self._steps: list[_Step] = []
         self._handoff: Any = None
         self._audio_started = False
+        self._playing = asyncio.Event()  # set with _audio_started: what the text sync waits for
         self._audio_written = False
         self._segment_ready = asyncio.Event()
         self._executor: ToolExecutor | None = None
@@ -333,6 +334,7 @@ class ReplyGeneration:
         if self._audio_started:
             return
         self._audio_started = True
+        self._playing.set()
         self._timing.playback_start = t
         self._session._set_agent_state(AgentState.SPEAKING)
 
@@ -348,9 +350,10 @@ class ReplyGeneration:
                 await self._segment_ready.wait()
             seg = self._timeline.segments[sent]
             if out is not None and self._audio_written:
-                while not self._audio_started or out.position < seg.start:
-                    wait = seg.start - out.position if self._audio_started else 0.02
-                    await asyncio.sleep(max(0.005, wait))
+                await self._playing.wait()
+                # a timer to the sentence's start in the playout, re-armed only if the playout lagged
+                while (ahead := seg.start - out.position) > 0:  # noqa: ASYNC110
+                    await asyncio.sleep(max(0.005, ahead))
             await text_out.capture_text(seg.text if sent == 0 else " " + seg.text)
             sent += 1
 

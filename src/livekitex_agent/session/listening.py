@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from typing import TYPE_CHECKING
 
@@ -61,6 +62,7 @@ class PipelineListener:
             streaming=opts.stt_streaming,
             turn_detector=opts.turn_detection if isinstance(opts.turn_detection, TurnDetector) else None,
         )
+        self._turns: set[asyncio.Task[None]] = set()  # finished turns being answered
 
     # -- what the session calls -------------------------------------------------------------------
     def push_audio(self, frame: AudioFrame) -> None:
@@ -72,6 +74,15 @@ class PipelineListener:
     @property
     def busy(self) -> bool:
         return self.recognition.busy
+
+    async def wait_until_quiet(self) -> None:
+        """Wait until no speech is heard, transcribed or decided, and every finished turn is answered
+        (its reply queued)."""
+        while True:
+            await self.recognition.wait_until_quiet()
+            if not self._turns:
+                return
+            await asyncio.wait(self._turns)
 
     def clear_turn(self) -> None:
         self._drop_preemptive()
@@ -108,7 +119,9 @@ class PipelineListener:
         )
 
     def _end_of_turn(self, text: str, timing: TurnTiming) -> None:
-        self._session._spawn(self._handle_turn(text, timing), "user-turn")
+        task = self._session._spawn(self._handle_turn(text, timing), "user-turn")
+        self._turns.add(task)
+        task.add_done_callback(self._turns.discard)
 
     async def _handle_turn(self, text: str, timing: TurnTiming) -> None:
         s = self._session

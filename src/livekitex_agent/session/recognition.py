@@ -101,6 +101,8 @@ class AudioRecognition:
             if turn_detector is not None
             else None
         )
+        self._quiet = asyncio.Event()  # set while not busy
+        self._quiet.set()
 
     @property
     def busy(self) -> bool:
@@ -108,6 +110,18 @@ class AudioRecognition:
         return (
             self._speaking or bool(self._stt_tasks) or (bool(self._turn_parts) and self._deadline is not None)
         )
+
+    async def wait_until_quiet(self) -> None:
+        """Wait until nothing is spoken, transcribed or being decided (``busy`` is False)."""
+        while self.busy and not self._closed:
+            self._quiet.clear()
+            await self._quiet.wait()
+
+    def _update_quiet(self) -> None:
+        if self.busy:
+            self._quiet.clear()
+        else:
+            self._quiet.set()
 
     # -- per frame --------------------------------------------------------------------------------
     def push_audio(self, frame: AudioFrame) -> None:
@@ -171,6 +185,7 @@ class AudioRecognition:
             self._hooks.speech_progress(event.speech_duration)
             if self._streaming:
                 self._open_segment(event)
+            self._update_quiet()
         elif event.type is VADEventType.END_OF_SPEECH:
             self._speaking = False
             self._interim = ""
@@ -187,11 +202,16 @@ class AudioRecognition:
             self._arm_timers()
             if self._detector is not None:
                 self._maybe_end_turn()  # the transcripts may all be in already: ask the detector
+            self._update_quiet()
 
     def _start_task(self, coro: Coroutine[Any, Any, None], name: str) -> None:
         task = self._loop.create_task(coro, name=name)
         self._stt_tasks.add(task)
-        task.add_done_callback(self._stt_tasks.discard)
+        task.add_done_callback(self._task_done)
+
+    def _task_done(self, task: asyncio.Task[None]) -> None:
+        self._stt_tasks.discard(task)
+        self._update_quiet()
 
     # -- streaming --------------------------------------------------------------------------------
     def _open_segment(self, event: VADEvent) -> None:
@@ -288,6 +308,7 @@ class AudioRecognition:
         if task is not None:
             self._stt_tasks.discard(task)
         self._maybe_end_turn()
+        self._update_quiet()
 
     # -- end of turn ------------------------------------------------------------------------------
     def _arm_timers(self) -> None:
@@ -310,14 +331,17 @@ class AudioRecognition:
         self._timer = None
         self._silence_ok = True
         self._maybe_end_turn()
+        self._update_quiet()
 
     def _on_deadline(self) -> None:
         self._deadline = None
         self._maybe_end_turn(force=True)
+        self._update_quiet()
 
     def _on_detector_complete(self) -> None:
         self._silence_ok = True
         self._maybe_end_turn()
+        self._update_quiet()
 
     def _maybe_end_turn(self, force: bool = False) -> None:
         if self._closed or self._speaking:
@@ -352,12 +376,14 @@ class AudioRecognition:
         if self._detector is not None:
             self._detector.cancel()
             self._detector.audio.end_turn()
+        self._update_quiet()
 
     async def aclose(self) -> None:
         self._closed = True
         self._cancel_timers()
         if self._detector is not None:
             await self._detector.aclose()
+        self._quiet.set()  # nothing more will be decided
         tasks = list(self._stt_tasks)
         for task in tasks:
             task.cancel()

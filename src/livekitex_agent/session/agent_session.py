@@ -46,7 +46,7 @@ from .options import SessionOptions, check_session_arguments
 from .provider_lease import ProviderLease
 from .realtime_stall import RealtimeStallTimeouts
 from .recording import RecordingOptions, SessionRecorder, SessionReport
-from .room_io import make_room_io
+from .room_io import make_room_io, native_rates
 from .run_result import RunResult
 from .speech import SpeechHandle, SpeechSource
 from .speech_queue import SpeechQueue, SpeechRun
@@ -215,11 +215,10 @@ class AgentSession(EventEmitter[EventName]):
         if room is not None and io is not None:
             raise ValueError("give either room= or io=, not both")
         self._started = True
-        self._io = (
-            io
-            if io is not None
-            else (make_room_io(room, **room_options) if room is not None else SessionIO())
-        )
+        if room is not None and io is None:
+            rates = native_rates(self._vad_for(agent), self._tts_for(agent), realtime=self.realtime is not None)
+            io = make_room_io(room, **{**rates, **room_options})
+        self._io = io if io is not None else SessionIO()
         if self._recorder is not None:
             self._io = self._recorder.attach(self, self._io)
         self._agent = agent

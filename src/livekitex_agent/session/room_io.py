@@ -10,6 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 from ..media.io import SessionIO
+from ..providers.tts import TTS
+from ..providers.vad import VAD
 
 RoomIOFactory = Callable[..., SessionIO]
 
@@ -32,3 +34,17 @@ def make_room_io(room: Any, **options: Any) -> SessionIO:
             "(the worker does this for you) or pass io=... to AgentSession.start"
         )
     return _factory(room, **options)
+
+
+def native_rates(vad: VAD | None, tts: TTS | None, *, realtime: bool) -> dict[str, int]:
+    """The room I/O rates that let the SDK do the only resampling, natively: the input at the VAD's
+    rate (recognition and STT take it as is) and the output at the TTS's, if WebRTC takes it (10 ms
+    frames: a multiple of 100 Hz). A realtime model keeps the room I/O's defaults (its own rate)."""
+    if realtime:
+        return {}
+    rates: dict[str, int] = {}
+    if vad is not None:
+        rates["input_sample_rate"] = vad.sample_rate
+    if tts is not None and tts.sample_rate % 100 == 0:
+        rates["output_sample_rate"] = tts.sample_rate
+    return rates

@@ -7,7 +7,7 @@ from pathlib import Path
 
 PACKAGE = Path(__file__).resolve().parents[1] / "src" / "livekitex_agent"
 
-BASE = {"events", "errors", "log", "config", "validation", "metrics", "chat", "media", "tools", "__init__", "__version__", "hooks", "text"}
+BASE = {"events", "errors", "log", "config", "validation", "metrics", "chat", "media", "tools", "__init__", "__version__", "hooks", "text", "lazy"}
 ALLOWED: dict[str, set[str]] = {
     "base": {"base"},
     "providers": {"base", "providers"},

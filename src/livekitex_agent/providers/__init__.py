@@ -1,7 +1,14 @@
-"""Provider interfaces (VAD, STT, LLM, TTS, realtime) that plugins implement."""
+"""Provider interfaces (VAD, STT, LLM, TTS, realtime) that plugins implement.
 
+The fallback providers (``FallbackLLM`` ...) are imported on first use (module ``__getattr__``).
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from ..lazy import lazy_getattr
 from .base import NO_RETRY, Provider, RetryPolicy, with_retries
-from .fallback import AvailabilityChangedEvent, FallbackLLM, FallbackOptions, FallbackSTT, FallbackTTS
 from .llm import LLM, ChatChunk, CompletionUsage, GeneratorLLMStream, LLMStream, ToolChoice
 from .realtime import (
     ConnectionState,
@@ -19,6 +26,12 @@ from .stt import STT, SpeechAlternative, SpeechEvent, SpeechEventType, STTCapabi
 from .tts import TTS, GeneratorTTSStream, TTSStream
 from .turn import TurnDetector
 from .vad import VAD, VADEvent, VADEventType, VADOptions, VADStream
+
+if TYPE_CHECKING:
+    from .fallback import AvailabilityChangedEvent, FallbackLLM, FallbackOptions, FallbackSTT, FallbackTTS
+
+_FALLBACK = ("AvailabilityChangedEvent", "FallbackLLM", "FallbackOptions", "FallbackSTT", "FallbackTTS")
+_LAZY = dict.fromkeys(_FALLBACK, ".fallback")
 
 __all__ = [
     "LLM",
@@ -63,3 +76,6 @@ __all__ = [
     "WindowBuffer",
     "with_retries",
 ]
+
+
+__getattr__ = lazy_getattr(__name__, _LAZY)

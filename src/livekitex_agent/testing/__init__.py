@@ -18,9 +18,7 @@ Test an agent in a few lines::
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..lazy import lazy_getattr
 from ..rooms.memory import MemoryAudioInput, MemoryAudioOutput, MemoryIO, MemoryTextOutput
 from .fake_turn import FakeTurnDetector, TurnQuestion
 from .fakes import (
@@ -67,10 +65,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module 'livekitex_agent.testing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(module, __name__), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _LAZY)

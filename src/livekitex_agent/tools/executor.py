@@ -5,11 +5,10 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
-
-import pydantic
 
 from ..chat import FunctionCall, FunctionCallOutput
 from ..errors import ToolError
@@ -44,7 +43,8 @@ def serialize_result(value: Any) -> str:
         return ""
     if isinstance(value, str):
         return value
-    if isinstance(value, pydantic.BaseModel):
+    pydantic = sys.modules.get("pydantic")  # a pydantic model exists only once pydantic is imported
+    if pydantic is not None and isinstance(value, pydantic.BaseModel):
         return value.model_dump_json()
     try:
         return json.dumps(value, default=str)

@@ -6,14 +6,14 @@ import inspect
 import json
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar, overload
-
-import pydantic
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from ..errors import LivekitexError
 from ..validation import check_bool, check_number
 from .context import RunContext
-from .schema import build_arguments_model, parameters_schema
+
+if TYPE_CHECKING:
+    import pydantic
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -47,6 +47,8 @@ class FunctionTool:
             raise ValueError(f"tool name must be letters, digits, '_' or '-', got {self.name!r}")
         check_number(f"tool {self.name!r} timeout", timeout, exclusive=True, allow_none=True)
         check_bool(f"tool {self.name!r} cancellable", cancellable)
+        from .schema import build_arguments_model, parameters_schema  # pydantic: loaded with the first tool
+
         params = list(inspect.signature(fn).parameters)
         self._is_method = _is_method if _is_method is not None else bool(params and params[0] == "self")
         model, context_param, doc_description = build_arguments_model(
@@ -90,6 +92,8 @@ class FunctionTool:
     def parse_arguments(self, arguments: str | dict[str, Any] | None) -> pydantic.BaseModel:
         """Parse and validate raw arguments from the LLM; errors name the tool and the bad value."""
         data = decode_arguments(self.name, arguments)
+        import pydantic  # loaded already: the tool's arguments model is a pydantic model
+
         try:
             return self.arguments_model.model_validate(data)
         except pydantic.ValidationError as e:

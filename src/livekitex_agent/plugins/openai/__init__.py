@@ -12,21 +12,35 @@ Options the providers share:
 - ``heartbeat``: seconds between websocket pings that detect a dead connection; None: no pings.
 - ``language``: the speech's language (ISO-639-1, e.g. ``"en"``), a hint to the transcription model.
 - ``prompt``: text that guides the transcription (names, vocabulary, style).
+
+Each provider's module (and aiohttp with it) is imported when the provider is first used
+(module ``__getattr__``), so importing the plugin costs nothing.
 """
 
-from .llm import LLM, LLMOptions
-from .realtime import RealtimeModel
-from .realtime_stt import RealtimeSTT
-from .stt import STT, STTOptions
-from .tts import TTS, TTSOptions
+from __future__ import annotations
 
-__all__ = [
-    "LLM",
-    "LLMOptions",
-    "RealtimeModel",
-    "RealtimeSTT",
-    "STT",
-    "STTOptions",
-    "TTS",
-    "TTSOptions",
-]
+from typing import TYPE_CHECKING
+
+from ...lazy import lazy_getattr
+
+if TYPE_CHECKING:
+    from .llm import LLM, LLMOptions
+    from .realtime import RealtimeModel
+    from .realtime_stt import RealtimeSTT
+    from .stt import STT, STTOptions
+    from .tts import TTS, TTSOptions
+
+_EXPORTS = {
+    "LLM": ".llm",
+    "LLMOptions": ".llm",
+    "RealtimeModel": ".realtime",
+    "RealtimeSTT": ".realtime_stt",
+    "STT": ".stt",
+    "STTOptions": ".stt",
+    "TTS": ".tts",
+    "TTSOptions": ".tts",
+}
+
+__all__ = ["LLM", "LLMOptions", "RealtimeModel", "RealtimeSTT", "STT", "STTOptions", "TTS", "TTSOptions"]
+
+__getattr__ = lazy_getattr(__name__, _EXPORTS)

@@ -10,6 +10,8 @@ forked afterwards shares its pages instead of loading its own.
 
 from __future__ import annotations
 
+import os
+
 from livekit import rtc
 
 from livekitex_agent import Agent
@@ -56,3 +58,12 @@ async def silent_voice_session(ctx: JobContext) -> None:
         if ctx.is_shutting_down:
             break
         await source.capture_frame(frame)  # waits while the source's queue is full: real-time pacing
+
+
+async def sbs_voice_session(ctx: JobContext) -> None:
+    """``voice_agent_session`` that first appends its process id to ``$SBS_PIDS_FILE`` (capacity_sbs)."""
+    pids = os.environ.get("SBS_PIDS_FILE")
+    if pids:
+        with open(pids, "a") as f:  # noqa: ASYNC230 - once per job, before it connects
+            f.write(f"{os.getpid()}\n")
+    await voice_agent_session(ctx)

@@ -4,12 +4,16 @@ One process joins every room given on the command line as a caller participant, 
 microphone track and, once the agent listens, says the same espeak-ng clip again and again
 with silence in between (a turn every ``--cycle`` seconds, the rooms staggered over the cycle).
 It starts once the agent's ``lk.agent.state`` attribute says ``listening`` (its session hears
-from then on) and follows that attribute to count the replies it finished.
+from then on) and follows that attribute to count the replies it finished. It also listens to the
+agent's audio track: the reply delay of a turn is the time from the end of the clip to the first
+audible frame of the agent's voice, and a reply heard for less than ``--min-reply`` seconds
+(audio dropped somewhere on the way) counts as short.
 
 Protocol with the bench (one JSON object per line): stdout ``{"event": "ready", "joined": n}`` once
 every room is joined, then, after the bench writes ``stop`` (or closes stdin), or after ``--seconds``,
 the callers start no new clip, wait for the answers to the clips already said (bounded), and print
-``{"event": "done", "said": {room: n}, "replies": {room: n}}``. Credentials come from
+``{"event": "done", "said": {room: n}, "replies": {room: n}, "delays_ms": [...], "short": n}``
+(``delays_ms``: every reply's delay, all rooms; ``short``: replies heard shorter than ``--min-reply``). Credentials come from
 ``LIVEKIT_API_KEY`` / ``LIVEKIT_API_SECRET``, never from the command line.
 
 Usage: ``python bench/capacity_caller.py --url ws://127.0.0.1:PORT --rooms a,b,c [--seconds 120]``
@@ -35,6 +39,7 @@ from livekitex_agent.worker.tokens import sign
 
 RATE = 16000
 FRAME = RATE // 50  # 20 ms frames
+AUDIBLE_RMS = 300.0  # an agent frame this loud (about -40 dBFS) is voice, not silence or comfort noise
 LINE = "What time is it in Paris?"
 JOIN_TIMEOUT = 20.0
 
@@ -46,11 +51,20 @@ def _is_agent(p: rtc.Participant) -> bool:
 class Caller:
     """One room: a caller who speaks a clip every ``cycle`` seconds once the agent listens."""
 
-    def __init__(self, room_name: str, clip: np.ndarray, cycle: float, offset: float) -> None:
+    def __init__(
+        self, room_name: str, clip: np.ndarray, cycle: float, offset: float, min_reply: float = 0.0
+    ) -> None:
         self.room_name = room_name
         self.room = rtc.Room()
         self.replies = ReplyTracker()
         self.said = 0
+        self.delays_ms: list[float] = []
+        self.heard: list[float] = []  # seconds of the agent's voice heard per reply
+        self.short = 0
+        self._checked = 0  # replies in ``heard`` already checked for shortness
+        self._min_reply = min_reply
+        self._clip_frames = -(-clip.size // FRAME)
+        self._clip_end: float | None = None  # when the last clip ended, until its reply is heard
         # the whole cycle as one buffer: the clip, then silence (no allocation while speaking)
         n = max(clip.size + RATE // 2, round(cycle * RATE))
         n += -n % FRAME
@@ -61,6 +75,7 @@ class Caller:
         self._finishing = False  # no new clip: the bench is about to stop
         self._source = rtc.AudioSource(RATE, 1, queue_size_ms=100)
         self._task: asyncio.Task[None] | None = None
+        self._listen_task: asyncio.Task[None] | None = None
 
     async def join(self, url: str, key: str, secret: str) -> None:
         token = sign(
@@ -70,6 +85,7 @@ class Caller:
         )
         self.room.on("participant_attributes_changed", self._on_attributes)
         self.room.on("participant_connected", self._on_participant)
+        self.room.on("track_subscribed", self._on_track)
         await asyncio.wait_for(self.room.connect(url, token), JOIN_TIMEOUT)
         for p in self.room.remote_participants.values():
             self._on_participant(p)
@@ -78,6 +94,30 @@ class Caller:
             track, rtc.TrackPublishOptions(source=rtc.TrackSource.SOURCE_MICROPHONE)
         )
         self._task = asyncio.get_running_loop().create_task(self._speak(), name=f"caller-{self.room_name}")
+
+    def _on_track(self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
+        if _is_agent(p) and track.kind == rtc.TrackKind.KIND_AUDIO and self._listen_task is None:
+            stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1, frame_size_ms=20)
+            self._listen_task = asyncio.get_running_loop().create_task(self._listen(stream))
+
+    async def _listen(self, stream: rtc.AudioStream) -> None:
+        """Time each reply's first audible frame and add up how much of it is heard."""
+        async for event in stream:
+            data = np.frombuffer(event.frame.data, dtype=np.int16)
+            if data.size == 0 or float(np.sqrt(np.mean(np.square(data, dtype=np.float32)))) < AUDIBLE_RMS:
+                continue
+            if self._clip_end is not None:
+                self.delays_ms.append((time.monotonic() - self._clip_end) * 1000.0)
+                self._clip_end = None
+                self.heard.append(0.0)
+            if self.heard:
+                self.heard[-1] += data.size / RATE
+
+    def _reply_over(self) -> None:
+        """A new clip starts (or the call ends): the previous reply is complete, or was cut short."""
+        if len(self.heard) > self._checked and self.heard[-1] < self._min_reply:
+            self.short += 1
+        self._checked = len(self.heard)
 
     def _on_participant(self, p: rtc.Participant) -> None:
         if _is_agent(p) and p.attributes.get(ATTR_AGENT_STATE) == "listening":
@@ -104,20 +144,25 @@ class Caller:
             else:
                 if pos == 0:
                     self.said += 1
+                    self._reply_over()
                 view[:] = self._cycle[pos : pos + FRAME]
                 pos = (pos + FRAME) % self._cycle.size
+                if pos == self._clip_frames * FRAME:  # the clip's last frame is queued
+                    self._clip_end = time.monotonic()
             await self._source.capture_frame(frame)  # paced: waits while the source's queue is full
 
     async def finish(self, timeout: float) -> None:
         """Say no new clip and wait (at most ``timeout`` seconds) for the answer to the last one."""
         self._finishing = True
         await self.replies.wait_for(self.said, timeout)
+        self._reply_over()
 
     async def aclose(self) -> None:
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        for task in (self._task, self._listen_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
         with contextlib.suppress(Exception):
             await asyncio.wait_for(self.room.disconnect(), 5.0)
         await self._source.aclose()
@@ -144,13 +189,18 @@ async def main() -> None:
     parser.add_argument("--rooms", required=True, help="comma-separated room names")
     parser.add_argument("--cycle", type=float, default=4.0, help="seconds between the caller's turns")
     parser.add_argument("--seconds", type=float, default=300.0, help="stop after this long at most")
+    parser.add_argument(
+        "--min-reply", type=float, default=0.0, help="a reply heard for less than this many seconds is short"
+    )
     args = parser.parse_args()
     rooms = [r for r in args.rooms.split(",") if r]
     if not rooms or len(rooms) > 200:
         parser.error(f"--rooms must name 1..200 rooms, got {len(rooms)}")
     key, secret = os.environ.get("LIVEKIT_API_KEY", ""), os.environ.get("LIVEKIT_API_SECRET", "")
     clip = (await synthesize_to_frame(LINE, voice="en-us+f3", sample_rate=RATE)).data
-    callers = [Caller(r, clip, args.cycle, args.cycle * i / len(rooms)) for i, r in enumerate(rooms)]
+    callers = [
+        Caller(r, clip, args.cycle, args.cycle * i / len(rooms), args.min_reply) for i, r in enumerate(rooms)
+    ]
     started = time.monotonic()
     try:
         await asyncio.gather(*(c.join(args.url, key, secret) for c in callers))
@@ -166,6 +216,8 @@ async def main() -> None:
             "event": "done",
             "said": {c.room_name: c.said for c in callers},
             "replies": {c.room_name: c.replies.count for c in callers},
+            "delays_ms": [d for c in callers for d in c.delays_ms],
+            "short": sum(c.short for c in callers),
         }
     )
 

@@ -219,10 +219,12 @@ async def wait_for(predicate: Any, timeout: float, what: str) -> None:
 class CallerProcess:
     """``capacity_caller.py`` in a child process, spoken to over its stdin/stdout."""
 
-    def __init__(self, server: LiveKitServer, rooms: list[str], cycle: float, seconds: float) -> None:
+    def __init__(
+        self, server: LiveKitServer, rooms: list[str], cycle: float, seconds: float, min_reply: float = 0.0
+    ) -> None:
         self._args = [
             sys.executable, str(CALLER), "--url", server.url, "--rooms", ",".join(rooms),
-            "--cycle", str(cycle), "--seconds", str(seconds),
+            "--cycle", str(cycle), "--seconds", str(seconds), "--min-reply", str(min_reply),
         ]  # fmt: skip
         self._env = {**os.environ, "LIVEKIT_API_KEY": server.api_key, "LIVEKIT_API_SECRET": server.api_secret}
         self._proc: asyncio.subprocess.Process | None = None
@@ -261,6 +263,15 @@ class CallerProcess:
                     proc.kill()
             await proc.wait()
             self._proc = None
+
+
+async def hang_up(lk: api.LiveKitAPI, callers: CallerProcess, rooms: list[str]) -> dict[str, Any]:
+    """The callers hang up (their counts), then the rooms are deleted, which ends the agents' jobs."""
+    counts = await callers.stop()
+    for room in rooms:
+        with contextlib.suppress(Exception):
+            await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+    return counts
 
 
 # -- one run ---------------------------------------------------------------------------------------
@@ -332,10 +343,7 @@ async def run_once(server: LiveKitServer, plan: Plan, jobs_per_process: int) -> 
             processes = len([h for h in worker.manager.hosts if h.job_ids])
             busiest = max(worker.manager.hosts, key=lambda h: len(h.job_ids), default=None)
             largest = largest_private_mb(busiest.pid) if busiest is not None and busiest.pid else []
-            counts = await callers.stop()
-            for room in rooms:
-                with contextlib.suppress(Exception):
-                    await lk.room.delete_room(api.DeleteRoomRequest(room=room))
+            counts = await hang_up(lk, callers, rooms)
     finally:
         await callers.stop()
         await worker.aclose()

@@ -48,4 +48,5 @@ scripts/install-toxiproxy.sh  # the fault proxy of the realtime fault matrix
 scripts/install-playground.sh  # the playground's livekit-client bundle, and chromium for its tests
 scripts/install-docs-tools.sh  # chromium and mermaid-cli for the docs checks (tests/docs/test_mermaid.py)
 scripts/install-smart-turn.sh  # the end-of-turn model (SmartTurnDetector) into .tools/models
+scripts/install-livekit-agents.sh  # the peer of bench/capacity_sbs.py
 say "ready"

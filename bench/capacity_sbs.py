@@ -366,7 +366,9 @@ async def main() -> None:
     )
     parser.add_argument("--cycle", type=float, default=4.0, help="seconds between a caller's turns")
     parser.add_argument("--p95-margin", type=float, default=150.0, help="ms over the one-call reply p95")
-    parser.add_argument("--jobs-per-process", type=int, default=8, help="ours: calls packed per job process")
+    parser.add_argument(
+        "--jobs-per-process", type=int, default=4, help="ours: calls per job process (our default)"
+    )
     parser.add_argument("--frameworks", choices=("both", *FRAMEWORKS), default="both")
     parser.add_argument("--prepare", action="store_true", help="only build the livekit-agents virtualenv")
     args = parser.parse_args()

@@ -15,12 +15,13 @@ For each step of ``--steps`` (concurrent calls), a fresh worker takes that many 
 process, USS of the job processes) are read; when the callers hang up they report every reply's
 delay, how many replies were heard shorter than the TTS audio, and the clips said. A step passes if
 the reply delay p95 is within ``--p95-margin`` ms (150) of the one-call step's and no audio was
-dropped (every clip answered, every reply heard whole). A framework's capacity is its largest
-passing step before the first failing one, per core the worker may use: with two or more CPUs the
+dropped (every clip answered, every reply heard whole); a failing step is run again once (other
+work on a shared machine can spoil one window), and fails if it fails twice. A framework's capacity
+is its largest passing step before the first failing one, per core the worker may use: with two or more CPUs the
 worker tree is pinned to the last one (``os.sched_setaffinity``) and the server, the callers and
 this process to the others, so the callers do not count as the worker's cost.
 
-Usage: ``python bench/capacity_sbs.py [--steps 1,2,4,6,8,12,16] [--window 10] [--frameworks both]``
+Usage: ``python bench/capacity_sbs.py [--steps 1,2,4,6,8,12,16] [--window 20] [--frameworks both]``
 (``--prepare`` only builds the livekit-agents virtualenv). Last lines:
 ``RESULT capacity_sbs framework=... calls_per_core=... cpu_pct_per_call=... mem_mb_per_call=...
 job_uss_mb=... reply_p95_ms=... limited_by=...`` per framework, then
@@ -324,14 +325,16 @@ async def ramp(
     best: Step | None = None
     cores = max(1, len(plan.worker_cpus) or (os.cpu_count() or 1))
     for calls in steps:
-        step = await run_step(server, framework, calls, plan)
-        print(step.line(), flush=True)
-        if base is None:
-            base = step.p95_ms
-        if step.dropped:
-            return Capacity(framework, best, "dropped", cores)
-        if step.p95_ms > base + margin_ms:
-            return Capacity(framework, best, "p95", cores)
+        for attempt in (1, 2):  # a failing step runs again once: the machine may be shared
+            step = await run_step(server, framework, calls, plan)
+            print(step.line(), flush=True)
+            if base is None:
+                base = step.p95_ms
+            failed = "dropped" if step.dropped else "p95" if step.p95_ms > base + margin_ms else ""
+            if not failed:
+                break
+            if attempt == 2:
+                return Capacity(framework, best, failed, cores)
         best = step
     return Capacity(framework, best, "top_step", cores)
 
@@ -360,7 +363,7 @@ def pin(cpus: list[int]) -> tuple[set[int], str]:
 async def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--steps", default="1,2,4,6,8,12,16", help="concurrent calls per step, ascending")
-    parser.add_argument("--window", type=float, default=10.0, help="seconds of measurement per step")
+    parser.add_argument("--window", type=float, default=20.0, help="seconds of measurement per step")
     parser.add_argument(
         "--settle", type=float, default=5.0, help="seconds between the last job start and measuring"
     )

@@ -221,6 +221,7 @@ class Step:
     replies: int
     delays_ms: list[float]
     short: int
+    not_started: int = 0  # calls whose agent never started
 
     @property
     def p95_ms(self) -> float:
@@ -228,8 +229,9 @@ class Step:
 
     @property
     def dropped(self) -> int:
-        """Clips never answered (no audible reply) plus replies heard shorter than the TTS audio."""
-        return max(0, self.said - len(self.delays_ms)) + self.short
+        """Clips never answered (no audible reply), replies heard shorter than the TTS audio, and calls
+        whose agent never started."""
+        return max(0, self.said - len(self.delays_ms)) + self.short + self.not_started
 
     @property
     def cpu_pct_per_call(self) -> float:
@@ -271,6 +273,7 @@ async def run_step(server: LiveKitServer, framework: str, calls: int, plan: Plan
     seconds = 120.0 + calls * 3.0 + plan.settle + plan.window  # the callers' own bound
     callers = CallerProcess(server, rooms, plan.cycle, seconds, min_reply=0.9 * REPLY_SECONDS)
     counts: dict[str, Any] = {}
+    not_started = calls
     try:
         await tree.start()
         await asyncio.sleep(2.0)  # the idle process prewarms
@@ -282,12 +285,11 @@ async def run_step(server: LiveKitServer, framework: str, calls: int, plan: Plan
                     api.CreateAgentDispatchRequest(agent_name=agent_name, room=room)
                 )
             deadline = time.monotonic() + 30.0 + calls * 3.0
-            while tree.jobs_started() < calls:
-                if time.monotonic() > deadline:
-                    raise TimeoutError(
-                        f"{framework}: {tree.jobs_started()} of {calls} jobs started; its log:\n{tree.log()}"
-                    )
-                await asyncio.sleep(0.2)
+            while tree.jobs_started() < calls and time.monotonic() < deadline:  # noqa: ASYNC110
+                await asyncio.sleep(0.2)  # the job processes write the file; nothing to wait on here
+            not_started = calls - tree.jobs_started()
+            if not_started:  # the worker could not take them all: the step fails (those calls drop)
+                logging.warning("%s: %d of %d calls never got an agent", framework, not_started, calls)
             await asyncio.sleep(plan.settle)  # the agents join, subscribe and converse
             loaded = await sample(tree, plan.window)
             counts = await hang_up(lk, callers, rooms)
@@ -303,6 +305,7 @@ async def run_step(server: LiveKitServer, framework: str, calls: int, plan: Plan
         sum(counts.get("replies", {}).values()),
         list(counts.get("delays_ms", [])),
         int(counts.get("short", 0)),
+        not_started,
     )
 
 

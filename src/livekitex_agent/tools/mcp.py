@@ -28,7 +28,6 @@ from ..validation import check_number
 from .context import RunContext
 from .function_tool import DEFAULT_TOOL_TIMEOUT, FunctionTool, ToolArgumentsError, decode_arguments
 from .registry import ToolRegistry
-from .schema import _strip_titles
 
 logger = logging.getLogger("livekitex_agent.tools.mcp")
 
@@ -360,6 +359,8 @@ class MCPTool(FunctionTool):
         self.remote_name: str = spec.name
         self.name = name
         self.description = (spec.description or "").strip()
+        from .schema import _strip_titles  # pydantic: loaded with the first MCP tool
+
         parameters = _strip_titles(schema)
         parameters.setdefault("type", "object")
         parameters.setdefault("properties", {})

@@ -7,6 +7,7 @@ RealtimeTestServer through the real OpenAI client, with short stall bounds so ea
 from __future__ import annotations
 
 import asyncio
+from collections.abc import AsyncIterator
 
 import pytest
 from _helpers import Recorder
@@ -331,3 +332,34 @@ async def test_drop_twice_in_a_row_continues_from_everything_heard_once(server: 
     assert "The first part" in heard and "and a second" in heard  # both cut parts, in order
     words = answer.removesuffix("and the end.").split()
     assert words[:3] == ["The", "first", "part"] and words.count("first") == 1 and words.count("second") == 1
+
+
+async def test_question_asked_during_an_announcement_is_answered_when_the_model_fails_on_reconnect(
+    server: RealtimeTestServer,
+) -> None:
+    # the model never answers the question (a stall), and its reconnection's session.update gets a fatal error;
+    # the speech asked for after the reconnect is still queued behind the announcement when the model fails
+    server.never_answer = True
+    server.queue_transcript("is anybody there?")
+    llm = FakeLLM(["Yes, the pipeline is."])
+    session = AgentSession(realtime=model(server), realtime_stall_timeouts=SHORT, **pipeline(llm=llm))  # type: ignore[arg-type]
+    rec = Recorder(session)
+    io = MemoryIO()
+    await session.start(WeatherAgent(), io=io)
+    switched = asyncio.Event()
+    session.on("engine_changed", lambda e: switched.set() if e.new_engine == "pipeline" else None)
+
+    async def announcement() -> AsyncIterator[str]:
+        yield "Please hold on."
+        await switched.wait()  # the announcement lasts until the model has failed
+        yield " Thank you."
+
+    session.say(announcement(), allow_interruptions=False)
+    await say(io)
+    await server.wait_for_server_event("input_audio_buffer.committed", timeout=10)
+    server.fail_on("session.update", "insufficient_quota")
+    await rec.wait_until(lambda: "Yes, the pipeline is." in assistant_texts(session), timeout=10)
+    await session.wait_for_idle()
+    assert len(server.connections) == 2 and session.engine == "pipeline"
+    assert len(llm.requests) == 1 and llm.requests[0].last_user_message == "is anybody there?"
+    assert assistant_texts(session) == ["Please hold on. Thank you.", "Yes, the pipeline is."]

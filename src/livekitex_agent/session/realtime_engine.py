@@ -107,13 +107,11 @@ class RealtimeEngine:
 
     @property
     def owner_answers_turn(self) -> bool:
-        """After a failure: the speech that owned the turn in flight answers it on the pipeline."""
+        """After a failure: the speech that owned the turn in flight answers it on the pipeline (a
+        speech already done, e.g. dropped from the queue, cannot)."""
         turn = self.guard.turn
-        return (
-            self.guard.phase is TurnPhase.HANDED_OVER
-            and turn is not None
-            and turn.owner is not None
-        )
+        return turn is not None and turn.owner is not None and self.guard.handed_to(turn, turn.owner) \
+            and not turn.owner.done()
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(self, agent: Agent) -> None:

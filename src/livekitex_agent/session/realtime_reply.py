@@ -61,9 +61,20 @@ class RealtimeReply:
 
         Raises :class:`TurnHandedOver` when the model failed with the turn unanswered.
         """
-        turn = self._host.guard.adopt(self._speech, "a reply was asked for")
+        guard = self._host.guard
+        turn = guard.adopt(self._speech, "a reply was asked for")
         try:
-            await self._answer(turn, gen, instructions)
+            try:
+                await self._answer(turn, gen, instructions)
+            except TurnHandedOver:
+                raise
+            except Exception as e:
+                if not guard.handed_to(turn, self._speech):
+                    raise
+                logger.exception("the realtime reply failed after its turn was handed over: %s", e)
+            if guard.handed_to(turn, self._speech):
+                # the model failed while this reply was between two steps: the pipeline still answers
+                raise self._host.handed_over(turn)
         except TurnHandedOver:
             turn.partial = None  # the pipeline completes it
             raise
@@ -78,9 +89,9 @@ class RealtimeReply:
         while True:
             if not guard.current(turn):
                 return  # the user moved on to a new turn
-            if host.failed:
+            if host.failed or guard.phase is TurnPhase.HANDED_OVER:
                 host.fail("the realtime session failed")  # idempotent: the turn is handed over
-                if guard.phase is TurnPhase.HANDED_OVER and turn.owner is speech:
+                if guard.handed_to(turn, speech):
                     raise host.handed_over(turn)
                 return
             if host.closed:
@@ -90,8 +101,8 @@ class RealtimeReply:
                 return
             if gen is None:
                 if guard.phase is TurnPhase.RECOVERING:
-                    if not await self._wait_for_recovery():
-                        continue
+                    if not await self._wait_for_recovery() or guard.phase is not TurnPhase.RECOVERING:
+                        continue  # whatever happened while this reply woke up is seen at the top
                     guard.move(TurnPhase.AWAITING, "reconnected: asking for the answer again")
                 try:
                     gen = await self._request(turn, instructions)

@@ -115,15 +115,20 @@ class TurnGuard:
         return self.turn
 
     def adopt(self, speech: SpeechHandle, reason: str) -> Turn:
-        """``speech`` answers the turn in flight if nobody does yet, else it starts a turn of its own."""
+        """``speech`` answers the turn in flight if nobody does yet, else it starts a turn of its own.
+        A turn handed over while its owner was still queued stays that owner's (to pass on)."""
         turn = self.turn
-        if turn is not None and self.in_flight and turn.owner in (None, speech):
+        if turn is not None and (turn.owner is speech or (self.in_flight and turn.owner is None)):
             turn.owner = speech
             return turn
         return self.begin(reason, owner=speech)
 
     def current(self, turn: Turn) -> bool:
         return turn is self.turn
+
+    def handed_to(self, turn: Turn, speech: SpeechHandle) -> bool:
+        """``turn`` was handed over to the pipeline with ``speech`` to answer it there."""
+        return turn is self.turn and self.phase is TurnPhase.HANDED_OVER and turn.owner is speech
 
     def finish(self, turn: Turn, reason: str) -> None:
         """``turn`` was answered (or given up); a no-op for a turn that is no longer the current one."""

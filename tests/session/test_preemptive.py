@@ -27,14 +27,15 @@ TTFT = 0.3
 class _Timed:
     """LLM replies by the last user message, each with a 300 ms time to first token; keeps when asked."""
 
-    def __init__(self, replies: dict[str, str]) -> None:
+    def __init__(self, replies: dict[str, str], chunk_delay: float = 0.0) -> None:
         self.replies = replies
+        self.chunk_delay = chunk_delay
         self.asked: list[tuple[float, str]] = []
 
     def __call__(self, request: LLMRequest) -> FakeLLMResponse:
         text = request.last_user_message or ""
         self.asked.append((asyncio.get_running_loop().time(), text))
-        return FakeLLMResponse(self.replies.get(text, "Okay."), ttft=TTFT)
+        return FakeLLMResponse(self.replies.get(text, "Okay."), ttft=TTFT, chunk_delay=self.chunk_delay)
 
 
 async def _call(
@@ -45,8 +46,9 @@ async def _call(
     *,
     preemptive: bool,
     agent: Agent | None = None,
+    chunk_delay: float = 0.0,
 ) -> tuple[AgentSession, MemoryIO, Recorder, _Timed, FakeLLM, list[float]]:
-    timed = _Timed(replies)
+    timed = _Timed(replies, chunk_delay)
     llm = FakeLLM(default=timed)
     session = AgentSession(
         vad=FakeVAD(),
@@ -91,6 +93,25 @@ async def test_a_turn_that_ends_as_predicted_plays_the_reply_prepared_during_the
     assert delays[False] >= 0.2 - 0.03 + TTFT  # the pause, then the whole time to first token
     assert delays[True] <= delays[False] - 0.1  # the LLM's wait hid behind the decision
     assert delays[True] < 0.2 + TTFT - 0.1
+
+
+@virtual_time
+async def test_a_prepared_reply_still_streaming_when_taken_plays_every_sentence_once() -> None:
+    replies = {"what time is it": "It is noon. Lunch is at one today. See you there."}
+    heard = {}
+    for preemptive in (False, True):
+        _, io, rec, _, _, _ = await _call(
+            [(1.0, 0.0)],
+            ["what time is it"],
+            FakeTurnDetector(0.9),
+            replies,
+            preemptive=preemptive,
+            chunk_delay=0.1,
+        )
+        assert _said(rec, "assistant") == [replies["what time is it"]]
+        assert len(io.audio_output.segments) == 1
+        heard[preemptive] = io.audio_output.segments[0].audio.duration
+    assert heard[True] == heard[False]  # the later sentences are theirs, not the first one's audio again
 
 
 @virtual_time

@@ -104,18 +104,20 @@ class PreemptiveReply:
             self._chunks.finish(e)
             self._audio.finish()
             return
+        started = False  # the first sentence went to the TTS (the reply may already have taken it)
         try:
             while chunk is not None:
                 self._chunks.add(chunk)
-                if chunk.content and self._first_sentence is None:
+                if chunk.content and not started:
                     first = sentences.push(chunk.content)
                     if first:
+                        started = True
                         self._start_tts(tts, first[0])
                 try:
                     chunk = await it.__anext__()
                 except StopAsyncIteration:
                     chunk = None
-            if self._first_sentence is None:
+            if not started:
                 rest = sentences.flush()
                 if rest:
                     self._start_tts(tts, rest[0])
@@ -170,10 +172,7 @@ class PreemptiveReply:
 
     async def aclose(self) -> None:
         """Cancel what is still running (the requests) and drop the buffers."""
-        tasks = [t for t in (self._task, self._tts_task) if t is not None and not t.done()]
-        for t in tasks:
-            t.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        await _cancel(self._task, self._tts_task)
 
 
 class _PreparedLLM(LLM):
@@ -211,7 +210,7 @@ class _ReplayLLMStream(GeneratorLLMStream):
 
     async def aclose(self) -> None:
         await super().aclose()
-        await self._prepared.aclose()
+        await _cancel(self._prepared._task)  # the first sentence's audio may still be on its way
 
 
 class _PreparedTTS(TTS):
@@ -242,4 +241,12 @@ class _ReplayTTSStream(GeneratorTTSStream):
 
     async def aclose(self) -> None:
         await super().aclose()
-        await self._prepared.aclose()  # e.g. an interruption: stop what is still being made
+        # e.g. an interruption: stop the audio still being made (the reply's LLM stream may still be reading)
+        await _cancel(self._prepared._tts_task)
+
+
+async def _cancel(*tasks: asyncio.Task[None] | None) -> None:
+    running = [t for t in tasks if t is not None and not t.done()]
+    for t in running:
+        t.cancel()
+    await asyncio.gather(*running, return_exceptions=True)

@@ -27,7 +27,8 @@ from typing import Any
 from ..events import EVENT_NAMES
 from ..log import redact as redact_secrets
 from ..media.frame import AudioFrame
-from ..media.io import AudioInput, AudioOutput, PacedAudioOutput, PlaybackFinished, SessionIO
+from ..media.io import AudioInput, AudioOutput, PacedAudioOutput, SessionIO
+from ..media.mirror import MirroredAudioOutput
 from ..media.stereo import TimedFrames, stereo_track
 from ..media.wav import write_wav
 from ..validation import check_bool, check_instance, check_int
@@ -309,49 +310,13 @@ class _PlayoutRecorder(PacedAudioOutput):
         self.frames.append((asyncio.get_running_loop().time(), frame))
 
 
-class _MirroredOutput(AudioOutput):
+class _MirroredOutput(MirroredAudioOutput):
     """The session's output, with every call copied to the recorder; reads are the real output's."""
-
-    def __init__(self, primary: AudioOutput, mirror: _PlayoutRecorder) -> None:
-        super().__init__()
-        self.primary = primary
-        self.mirror = mirror
-        self.sample_rate = primary.sample_rate
 
     def __getattr__(self, name: str) -> Any:  # e.g. ``segments`` of a memory output
         return _delegate(self, "primary", name)
 
-    def on_playback_started(self, callback: Callable[[float], Any]) -> None:
-        self.primary.on_playback_started(callback)
-
-    async def capture_frame(self, frame: AudioFrame) -> None:
-        await self.primary.capture_frame(frame)
-        await self.mirror.capture_frame(frame)
-
-    def flush(self) -> None:
-        self.primary.flush()
-        self.mirror.flush()
-
-    def clear_buffer(self) -> None:
-        self.primary.clear_buffer()
-        self.mirror.clear_buffer()
-
-    def pause(self) -> None:
-        self.primary.pause()
-        self.mirror.pause()
-
-    def resume(self) -> None:
-        self.primary.resume()
-        self.mirror.resume()
-
-    @property
-    def position(self) -> float:
-        return self.primary.position
-
-    async def wait_for_playout(self) -> PlaybackFinished:
-        return await self.primary.wait_for_playout()
-
-    async def aclose(self) -> None:
+    async def aclose(self) -> None:  # the recorder's sink is closed with the I/O (``_RecordedIO``)
         await self.primary.aclose()
 
 

@@ -120,7 +120,7 @@ async def test_cancel_returns_the_decoder_and_the_next_call_works(monkeypatch: p
     assert await asyncio.to_thread(decoding.wait, 10), "the decoder never started"
     task.cancel()
     with pytest.raises(asyncio.CancelledError):
-        await task
+        await asyncio.wait_for(task, 10)  # a hang fails this test instead of blocking the suite
     # the worker thread notices within one 20 ms piece and hands the decoder back
     assert await asyncio.to_thread(released.wait, 10), "the decoder was never released"
     assert len(stt._idle) == 1

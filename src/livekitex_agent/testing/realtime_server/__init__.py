@@ -1,6 +1,7 @@
 """A local, protocol-faithful OpenAI Realtime (GA) server for tests: scripted replies, fault injection,
 and a record of every event. See :class:`RealtimeTestServer`."""
 
+from .records import ConnectionRecord, RecordedEvent
 from .script import (
     Script,
     ScriptContext,
@@ -10,7 +11,7 @@ from .script import (
     ScriptItem,
     ToneGenerator,
 )
-from .server import ConnectionRecord, RealtimeTestServer, RecordedEvent
+from .server import RealtimeTestServer
 
 __all__ = [
     "ConnectionRecord",

@@ -7,17 +7,16 @@ import base64
 import binascii
 import itertools
 import json
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import numpy as np
 from aiohttp import web
 
+from .host import ConnectionHost
+from .records import ConnectionRecord
 from .responses import ResponseAborted, ResponseRun
 from .script import BYTES_PER_MS, ScriptContext, ToneGenerator
 from .vad import EnergyVAD
-
-if TYPE_CHECKING:
-    from .server import ConnectionRecord, RealtimeTestServer
 
 _SESSION_KEYS = frozenset({"type", "instructions", "tools", "tool_choice", "output_modalities", "audio",
                            "max_output_tokens", "include", "tracing", "prompt", "truncation", "model"})
@@ -66,7 +65,7 @@ def transcription_session(expires_at: int) -> dict[str, Any]:
 
 
 class ServerConnection:
-    def __init__(self, server: RealtimeTestServer, ws: web.WebSocketResponse, record: ConnectionRecord,
+    def __init__(self, server: ConnectionHost, ws: web.WebSocketResponse, record: ConnectionRecord,
                  transport: asyncio.Transport | None) -> None:
         self.server, self.ws, self.record, self.transport = server, ws, record, transport
         self._ids = itertools.count(1)
@@ -152,6 +151,9 @@ class ServerConnection:
                 "output_tokens": text_out + audio_out,
                 "input_token_details": {"text_tokens": text_in, "audio_tokens": 0, "cached_tokens": 0},
                 "output_token_details": {"text_tokens": text_out, "audio_tokens": audio_out}}
+
+    async def after_audio_delta(self, run: ResponseRun) -> None:
+        await self.server._after_audio_delta(self.record.index, run)
 
     def spawn(self, coro: Any) -> None:
         task = asyncio.create_task(coro)

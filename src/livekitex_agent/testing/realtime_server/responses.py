@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import base64
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
-from .script import BYTES_PER_MS, ScriptedFunctionCall, ScriptedMessage, ScriptedResponse, split_words
-
-if TYPE_CHECKING:
-    from .connection import ServerConnection
+from .script import (
+    BYTES_PER_MS,
+    ScriptedFunctionCall,
+    ScriptedMessage,
+    ScriptedResponse,
+    ToneGenerator,
+    split_words,
+)
 
 
 class ResponseCancelled(Exception):
@@ -20,10 +24,48 @@ class ResponseAborted(Exception):
     """The connection was dropped by fault injection: stop without another event."""
 
 
+class ResponseSettings(Protocol):
+    """The server's knobs a response obeys."""
+
+    @property
+    def delta_delay(self) -> float: ...
+    @property
+    def echo_metadata(self) -> bool: ...
+    @property
+    def inject_unknown(self) -> bool: ...
+    @property
+    def audio_ms_per_char(self) -> int: ...
+
+
+class ResponseConnection(Protocol):
+    """What a response needs from the connection it streams on."""
+
+    @property
+    def server(self) -> ResponseSettings: ...
+    @property
+    def session(self) -> dict[str, Any]: ...
+    @property
+    def conversation_id(self) -> str: ...
+    @property
+    def item_audio_ms(self) -> dict[str, int]: ...
+    @property
+    def tone(self) -> ToneGenerator: ...
+
+    async def send(self, event: dict[str, Any]) -> None: ...
+    def new_id(self, prefix: str) -> str: ...
+    def previous_id(self, item_id: str) -> str | None: ...
+    async def add_item(self, item: dict[str, Any], *, after: str | None = "", announce_done: bool = True) -> None: ...
+    def update_item(self, item: dict[str, Any]) -> None: ...
+    def usage(self, text_chars: int, audio_ms: int) -> dict[str, Any]: ...
+
+    async def after_audio_delta(self, run: ResponseRun) -> None:
+        """Called after each audio delta (fault injection may drop the connection here)."""
+
+
 class ResponseRun:
     """Streams ``scripted`` as ``response.*`` events; :meth:`cancel` ends it with status cancelled."""
 
-    def __init__(self, conn: ServerConnection, response_id: str, params: dict[str, Any],
+    def __init__(self, conn: ResponseConnection, response_id: str, params: dict[str, Any],
                  scripted: ScriptedResponse) -> None:
         self.conn = conn
         self.id = response_id
@@ -134,7 +176,7 @@ class ResponseRun:
                 await conn.send({"type": "response.output_audio.delta", **ids,
                                  "delta": base64.b64encode(pcm).decode("ascii"), **extra})
                 self.audio_deltas += 1
-                await conn.server._after_audio_delta(conn, self)
+                await conn.after_audio_delta(self)
             else:
                 await conn.send({"type": "response.output_text.delta", **ids, "delta": word, **extra})
         await self._finish_message(index, item, status="completed")

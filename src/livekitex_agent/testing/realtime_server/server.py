@@ -9,64 +9,17 @@ import json
 import logging
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
 from aiohttp import WSMsgType, web
 
 from .connection import ServerConnection
+from .records import ConnectionRecord, RecordedEvent
 from .responses import ResponseAborted, ResponseRun
 from .script import Script, ScriptContext, ScriptedMessage, ScriptedResponse, ScriptItem, to_response
 
 logger = logging.getLogger("livekitex_agent.testing.realtime_server")
-
-
-@dataclass
-class RecordedEvent:
-    seq: int  # order across all connections of the server
-    direction: Literal["client", "server"]
-    event: dict[str, Any]
-
-
-@dataclass
-class ConnectionRecord:
-    """Everything one connection did: its events both ways, its conversation, how it ended."""
-
-    index: int
-    model: str
-    expires_at: int
-    opened_seq: int
-    headers: dict[str, str]  # the Authorization value is not kept
-    authorized: bool = True
-    events: list[RecordedEvent] = field(default_factory=list)
-    items: list[dict[str, Any]] = field(default_factory=list)
-    session: dict[str, Any] = field(default_factory=dict)
-    truncations: list[tuple[str, int]] = field(default_factory=list)
-    intent: str = ""  # "transcription" for ``?intent=transcription`` connections (transcription sessions)
-    closed: bool = False
-    close_code: int | None = None
-    closed_seq: int | None = None
-
-    @property
-    def client_events(self) -> list[dict[str, Any]]:
-        return [r.event for r in self.events if r.direction == "client"]
-
-    @property
-    def server_events(self) -> list[dict[str, Any]]:
-        return [r.event for r in self.events if r.direction == "server"]
-
-    def client_types(self) -> list[str]:
-        return [e["type"] for e in self.client_events]
-
-    def server_types(self) -> list[str]:
-        return [e["type"] for e in self.server_events]
-
-    def seq_of(self, event_type: str, direction: Literal["client", "server"] = "server", nth: int = 0) -> int:
-        """The global sequence number of the ``nth`` event of ``event_type`` (KeyError if absent)."""
-        seqs = [r.seq for r in self.events if r.direction == direction and r.event.get("type") == event_type]
-        if len(seqs) <= nth:
-            raise KeyError(f"connection {self.index} has no {direction} event {event_type!r} #{nth}")
-        return seqs[nth]
 
 
 FaultAction = Literal["drop", "close", "stall", "oversize"]
@@ -245,21 +198,21 @@ class RealtimeTestServer:
             del self._event_faults[event_type]
         return fault
 
-    async def _after_audio_delta(self, conn: ServerConnection, run: ResponseRun) -> None:
+    async def _after_audio_delta(self, index: int, run: ResponseRun) -> None:
         fault = self._response_fault
         if fault is None or run.audio_deltas < fault.after_audio_deltas:
             return
         self._response_fault = None
         if fault.action == "oversize":
-            await self.send_oversized(fault.oversize_bytes, index=conn.record.index)
+            await self.send_oversized(fault.oversize_bytes, index=index)
             return
         if fault.action == "stall":
             logger.info("RealtimeTestServer: response %s stalls (fault injection)", run.id)
             await asyncio.Event().wait()  # until the connection closes and cancels the response task
         if fault.action == "drop":
-            await self.drop_connection(conn.record.index)
+            await self.drop_connection(index)
         else:
-            await self.close_connection(code=fault.close_code, index=conn.record.index)
+            await self.close_connection(code=fault.close_code, index=index)
         raise ResponseAborted  # the response dies with the connection
 
     def _conn(self, index: int) -> ServerConnection:

@@ -7,17 +7,15 @@ import asyncio
 import contextlib
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal, Protocol
+from typing import Any, Literal, Protocol
 
 import aiohttp
 
 from ....errors import ProviderError
 from ....providers import realtime as rt
+from ....providers.base import RetryPolicy
 from ....providers.realtime import ConnectionState
 from .connection import Connection, client_close_error, close_error, open_connection
-
-if TYPE_CHECKING:
-    from .model import RealtimeModel
 
 logger = logging.getLogger("livekitex_agent.plugins.openai.realtime")
 
@@ -32,6 +30,33 @@ _TRANSITIONS: dict[ConnectionState, frozenset[ConnectionState]] = {
     _S.CLOSED: frozenset(),
 }
 RENEW_RETRY_AFTER = 30.0  # seconds (of the model's clock) before trying a failed renewal again
+
+
+class ConnectionSettings(Protocol):
+    """What the supervisor reads from the model: where and how to connect, retry and renew."""
+
+    @property
+    def label(self) -> str: ...
+    @property
+    def url(self) -> str: ...
+    @property
+    def headers(self) -> dict[str, str]: ...
+    @property
+    def secrets(self) -> tuple[str, ...]: ...
+    @property
+    def retry_policy(self) -> RetryPolicy: ...
+    @property
+    def connect_timeout(self) -> float: ...
+    @property
+    def heartbeat(self) -> float | None: ...
+    @property
+    def max_message_bytes(self) -> int: ...
+    @property
+    def renew_margin(self) -> float: ...
+    @property
+    def renew_check_interval(self) -> float: ...
+    @property
+    def clock(self) -> Callable[[], float]: ...
 
 
 class SessionHooks(Protocol):
@@ -56,7 +81,7 @@ class SessionHooks(Protocol):
 class ConnectionSupervisor:
     """Owns the current :class:`Connection`, the connection state and the tasks that keep it alive."""
 
-    def __init__(self, model: RealtimeModel, hooks: SessionHooks,
+    def __init__(self, model: ConnectionSettings, hooks: SessionHooks,
                  emit: Callable[[rt.RealtimeEvent | None], None]) -> None:
         self._model = model
         self._provider = model.label

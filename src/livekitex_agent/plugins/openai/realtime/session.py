@@ -8,7 +8,7 @@ import itertools
 import logging
 from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 from ....chat import ChatContext, FunctionCallOutput
 from ....errors import ErrorCategory, ProviderError, ProviderTimeoutError
@@ -20,6 +20,7 @@ from ....providers.realtime import (
     GenerationStatus,
     RealtimeEvent,
     RealtimeGeneration,
+    RealtimeOptions,
 )
 from ....tools.function_tool import FunctionTool
 from . import client_events as c
@@ -28,15 +29,21 @@ from .audio import AudioChunker
 from .connection import Connection, server_error
 from .generation import ResponseTracker
 from .history import diff_history, item_wire, replay_items
-from .lifecycle import ConnectionSupervisor, LossReason
+from .lifecycle import ConnectionSettings, ConnectionSupervisor, LossReason
 from .turn_audio import TurnAudio
-
-if TYPE_CHECKING:
-    from .model import RealtimeModel
 
 logger = logging.getLogger("livekitex_agent.plugins.openai.realtime")
 
 REQUEST_KEY = "lkx_request"  # response metadata key that ties response.created to generate_reply()
+
+
+class SessionSettings(ConnectionSettings, Protocol):
+    """What a session reads from its model besides the connection settings."""
+
+    @property
+    def options(self) -> RealtimeOptions: ...
+    @property
+    def reply_timeout(self) -> float: ...
 
 
 @dataclass
@@ -49,7 +56,7 @@ class _PendingReply:
 class RealtimeSession(rt.RealtimeSession):
     """See :class:`livekitex_agent.providers.realtime.RealtimeSession`."""
 
-    def __init__(self, model: RealtimeModel) -> None:
+    def __init__(self, model: SessionSettings) -> None:
         self._model = model
         self._provider = model.label
         self._opts = model.options

@@ -122,7 +122,8 @@ class RoomAudioInput(AudioInput):
                     if bad == 1:
                         logger.warning("skipping an audio frame the input cannot use: %r", e)
         except Exception as e:  # the SDK's stream failed: the session must hear of it, not go deaf
-            logger.error("audio input from track %s failed: %r", self._track_sid, e)
+            # reported (once) by whoever reads the input: the session names it and closes
+            logger.debug("audio input from track %s failed: %r", self._track_sid, e)
             self._error = e
             self._ready.set()
         finally:

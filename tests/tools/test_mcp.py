@@ -208,3 +208,15 @@ def test_bad_server_options_name_the_value() -> None:
         MCPServerStdio("python", "a b")  # type: ignore[arg-type]
     with pytest.raises(Exception, match="mcp_servers item must be a MCPServer"):
         Agent("x", mcp_servers=["python server.py"])  # type: ignore[list-item]
+
+
+def test_secret_headers_and_env_values_never_reach_our_logs(caplog: pytest.LogCaptureFixture) -> None:
+    token, password = "mcp-token-Zq81xPw0LmV3", "db-password-77Hn2Kq"
+    MCPServerHTTP("http://127.0.0.1:9/mcp", headers={"Authorization": f"Bearer {token}", "Accept": "text/plain"})
+    MCPServerStdio("mcp-db", env={"DB_PASSWORD": password, "LANG": "C.UTF-8"})
+    log = logging.getLogger("livekitex_agent.tools.mcp")
+    with caplog.at_level(logging.INFO, logger="livekitex_agent"):
+        log.info("server said: unauthorized for %s (%s), db login %s failed", token, f"Bearer {token}", password)
+        log.info("content types: text/plain, locale C.UTF-8")
+    assert token not in caplog.text and password not in caplog.text
+    assert "content types: text/plain, locale C.UTF-8" in caplog.text  # ordinary values are left alone

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from ..errors import LivekitexError, ToolError
+from ..log import install_redaction
 from ..validation import check_number
 from .context import RunContext
 from .function_tool import DEFAULT_TOOL_TIMEOUT, FunctionTool, ToolArgumentsError, decode_arguments
@@ -276,6 +277,22 @@ class MCPServer(ABC):
             registry.register(tool)
 
 
+_SECRET_NAME = re.compile(r"auth|key|token|secret|passw|credential|cookie", re.IGNORECASE)
+
+
+def _redact_secret_values(pairs: Mapping[str, str]) -> None:
+    """The values of secret-looking headers or environment variables never reach a log of ours
+    (``Authorization: Bearer <token>`` registers the token too, in case it is logged alone)."""
+    secrets: list[str] = []
+    for name, value in pairs.items():
+        if _SECRET_NAME.search(name) and isinstance(value, str):
+            secrets.append(value)
+            _scheme, _, token = value.partition(" ")
+            if token.strip():
+                secrets.append(token.strip())
+    install_redaction(secrets)
+
+
 class MCPServerStdio(MCPServer):
     """An MCP server run as a subprocess, spoken to over its stdin/stdout.
 
@@ -299,6 +316,7 @@ class MCPServerStdio(MCPServer):
         self.command = command
         self.args = [str(a) for a in args]
         self.env = dict(env) if env is not None else None
+        _redact_secret_values(self.env or {})
         self.cwd = cwd
         super().__init__(**options)
 
@@ -315,7 +333,8 @@ class MCPServerStdio(MCPServer):
 class MCPServerHTTP(MCPServer):
     """An MCP server reached over streamable HTTP at ``url`` (e.g. ``http://127.0.0.1:8000/mcp``).
 
-    ``headers`` go with every request (an ``Authorization`` header, say); they are never logged.
+    ``headers`` go with every request (an ``Authorization`` header, say); they are never logged, and the
+    values of secret-looking ones are redacted wherever a record of ours quotes them.
     """
 
     def __init__(self, url: str, *, headers: Mapping[str, str] | None = None, **options: Any) -> None:
@@ -324,6 +343,7 @@ class MCPServerHTTP(MCPServer):
             raise ValueError(f"MCPServerHTTP url must be an http(s) URL, got {url!r}")
         self.url = url
         self.headers = dict(headers or {})
+        _redact_secret_values(self.headers)
         super().__init__(**options)
 
     def _default_name(self) -> str:

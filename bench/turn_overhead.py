@@ -26,8 +26,8 @@ from livekitex_agent.media import AudioFrame, resample
 from livekitex_agent.metrics import percentile
 from livekitex_agent.providers import VAD
 from livekitex_agent.session import AgentSession
-from livekitex_agent.session.generation import TurnTiming
 from livekitex_agent.session.listening import PipelineListener
+from livekitex_agent.session.turn_timing import TurnTiming
 from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryIO, run_virtual
 
 

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any
+from collections.abc import AsyncIterator, Callable, Sequence
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .chat import ChatContext, ChatMessage
+from .events import AgentState, CloseReason, EventName, UserState
+from .media.io import SessionIO
+from .metrics import UsageSummary
 from .providers.llm import LLM
 from .providers.stt import STT
 from .providers.tts import TTS
@@ -16,8 +19,65 @@ from .tools.mcp import MCPServer
 from .tools.registry import ToolRegistry, find_tools
 from .validation import check_bool, check_instance
 
-if TYPE_CHECKING:
-    from .session.agent_session import AgentSession
+if TYPE_CHECKING:  # session modules that import nothing of the agent's (no import circle)
+    from .session.options import SessionOptions
+    from .session.recording import SessionReport
+    from .session.run_result import RunResult
+    from .session.speech import SpeechHandle
+
+
+class SessionAPI(Protocol):
+    """The public API of the session an agent runs in (the type of ``Agent.session``).
+
+    :class:`~livekitex_agent.session.AgentSession` implements it. It is declared here, next to the
+    agent, so that the agent can type its session without importing the session module (which
+    imports the agent)."""
+
+    userdata: Any
+    language: str | None
+    history: ChatContext
+    options: SessionOptions
+    usage: UsageSummary
+
+    @property
+    def agent_state(self) -> AgentState: ...
+    @property
+    def user_state(self) -> UserState: ...
+    @property
+    def current_agent(self) -> Agent: ...
+    @property
+    def current_speech(self) -> SpeechHandle | None: ...
+    @property
+    def io(self) -> SessionIO | None: ...
+    @property
+    def engine(self) -> Literal["realtime", "pipeline"]: ...
+    @property
+    def closed(self) -> bool: ...
+
+    def say(
+        self,
+        text: str | AsyncIterator[str],
+        *,
+        allow_interruptions: bool | None = None,
+        add_to_chat_ctx: bool = True,
+    ) -> SpeechHandle: ...
+    def generate_reply(
+        self,
+        *,
+        instructions: str | None = None,
+        user_input: str | None = None,
+        allow_interruptions: bool | None = None,
+    ) -> SpeechHandle: ...
+    def interrupt(self, *, force: bool = False) -> None: ...
+    async def update_agent(self, agent: Agent) -> None: ...
+    async def run(self, *, user_input: str, timeout: float | None = 60.0) -> RunResult: ...
+    async def wait_for_idle(self) -> None: ...
+    async def aclose(self, *, reason: CloseReason = ..., error: BaseException | None = None) -> None: ...
+    async def wait_closed(self) -> None: ...
+    def report(self) -> SessionReport: ...
+    def on(self, event: EventName, callback: Callable[..., Any] | None = None) -> Any: ...
+    def once(self, event: EventName, callback: Callable[..., Any]) -> Callable[..., Any]: ...
+    def off(self, event: EventName, callback: Callable[..., Any]) -> None: ...
 
 
 class Agent:
@@ -65,7 +125,7 @@ class Agent:
         for tool in tools:
             self._registry.register(tool)
         self.mcp_servers = list(mcp_servers)  # their tools join the registry while a session runs
-        self._session: AgentSession | None = None
+        self._session: SessionAPI | None = None
 
     @property
     def tools(self) -> list[FunctionTool]:
@@ -76,7 +136,7 @@ class Agent:
         return self._registry
 
     @property
-    def session(self) -> AgentSession:
+    def session(self) -> SessionAPI:
         """The session this agent is active in (set while it is the current agent)."""
         if self._session is None:
             raise RuntimeError(f"{type(self).__name__} is not running in a session")
@@ -101,7 +161,7 @@ class Agent:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(tools={[t.name for t in self.tools]})"
 
-    def _attach(self, session: Any) -> None:
+    def _attach(self, session: SessionAPI) -> None:
         self._session = session
 
     def _detach(self) -> None:

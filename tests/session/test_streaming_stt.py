@@ -23,8 +23,8 @@ from livekitex_agent.providers import (
     STTStream,
 )
 from livekitex_agent.session import AgentSession
-from livekitex_agent.session.generation import TurnTiming
 from livekitex_agent.session.recognition import AudioRecognition, RecognitionHooks
+from livekitex_agent.session.turn_timing import TurnTiming
 from livekitex_agent.testing import FakeLLM, FakeSTT, FakeTTS, FakeVAD, MemoryIO, virtual_time
 from livekitex_agent.testing.fakes import FAST_RETRY
 

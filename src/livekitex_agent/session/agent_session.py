@@ -39,7 +39,8 @@ from ..providers.vad import VAD
 from ..validation import check_instance
 from .audio_pump import InputLagMeter, pump_audio
 from .fallback import EngineSwitch
-from .generation import ReplyGeneration, TurnTiming
+from .generation import ReplyGeneration
+from .host import PlayingReply
 from .listening import PipelineListener
 from .mcp_lease import MCPLease
 from .options import SessionOptions, check_session_arguments
@@ -53,6 +54,7 @@ from .speech_queue import SpeechQueue, SpeechRun
 from .state import agent_state_machine, user_state_machine
 from .timers import SessionTimers
 from .tracing import SessionTracer, TracingOptions
+from .turn_timing import TurnTiming
 
 logger = logging.getLogger("livekitex_agent.session")
 
@@ -148,9 +150,9 @@ class AgentSession(EventEmitter[EventName]):
         self._speeches = SpeechQueue(
             on_start=self._on_speech_start,
             on_end=self._on_speech_end,
-            on_error=lambda e: self._report_error(e, source="speech", recoverable=True),
+            on_error=lambda e: self.report_error(e, source="speech", recoverable=True),
         )
-        self._current_generation: Any = None  # what is playing: a ReplyGeneration or a realtime reply
+        self._current_generation: PlayingReply | None = None  # a ReplyGeneration or a realtime reply
         self._tasks: set[asyncio.Task[Any]] = set()
         self._collectors: list[list[Any]] = []
         self._timers: SessionTimers | None = None
@@ -159,7 +161,7 @@ class AgentSession(EventEmitter[EventName]):
         self._closed = asyncio.Event()
         self._input_meter: InputLagMeter | None = None
         self._providers = ProviderLease()  # closed with the session unless another one uses them
-        self._mcp = MCPLease(lambda e: self._report_error(e, source="mcp", recoverable=True))
+        self._mcp = MCPLease(lambda e: self.report_error(e, source="mcp", recoverable=True))
         self._audio_filters = AudioFilterChain(audio_filters)  # run on the input before the VAD; ours to close
 
     # -- public state -----------------------------------------------------------------------------
@@ -194,16 +196,16 @@ class AgentSession(EventEmitter[EventName]):
     def can_run_pipeline(self) -> bool:
         """Whether the STT → LLM → TTS pipeline has what it needs for this session's I/O."""
         agent = self._agent
-        if agent is None or self._llm_for(agent) is None:
+        if agent is None or self.llm_for(agent) is None:
             return False
         io = self._io
         if (
             io is not None
             and io.audio_input is not None
-            and None in (self._vad_for(agent), self._stt_for(agent))
+            and None in (self.vad_for(agent), self.stt_for(agent))
         ):
             return False
-        return not (io is not None and io.audio_output is not None and self._tts_for(agent) is None)
+        return not (io is not None and io.audio_output is not None and self.tts_for(agent) is None)
 
     # -- lifecycle --------------------------------------------------------------------------------
     async def start(
@@ -216,7 +218,7 @@ class AgentSession(EventEmitter[EventName]):
             raise ValueError("give either room= or io=, not both")
         self._started = True
         if room is not None and io is None:
-            rates = native_rates(self._vad_for(agent), self._tts_for(agent), realtime=self.realtime is not None)
+            rates = native_rates(self.vad_for(agent), self.tts_for(agent), realtime=self.realtime is not None)
             io = make_room_io(room, **{**rates, **room_options})
         self._io = io if io is not None else SessionIO()
         if self._recorder is not None:
@@ -227,7 +229,7 @@ class AgentSession(EventEmitter[EventName]):
         await self._mcp.open(agent.mcp_servers, agent.tool_registry)
         self.history.set_instructions(agent.instructions)
         self._timers = SessionTimers(self, self.options)
-        self._spawn(self._speeches.run(), "speech-scheduler")
+        self.spawn(self._speeches.run(), "speech-scheduler")
         if self._io.audio_output is not None:
             self._io.audio_output.on_playback_started(self._on_playback_started)
         if self.realtime is not None:
@@ -242,24 +244,24 @@ class AgentSession(EventEmitter[EventName]):
             )
             await self._switch.start()
         else:
-            self._ensure_recognition()
-            self._emit(
+            self.ensure_recognition()
+            self.emit(
                 "engine_changed", EngineChangedEvent(old_engine=None, new_engine="pipeline", reason="started")
             )
         if self._io.audio_input is not None:
-            self._spawn(self._read_input(), "audio-input")
+            self.spawn(self._read_input(), "audio-input")
         await self._io.start(self)
-        self._set_agent_state(AgentState.LISTENING)
+        self.set_agent_state(AgentState.LISTENING)
         self._timers.start()
         notify_session_started(self)  # e.g. the job this session runs in ties its life to ours
         await agent.on_enter()
 
-    def _ensure_recognition(self) -> None:
+    def ensure_recognition(self) -> None:
         if self._listener is None and self._io is not None and self._io.audio_input is not None:
             self._setup_recognition(self.current_agent)
 
     def _setup_recognition(self, agent: Agent) -> None:
-        vad, stt = self._vad_for(agent), self._stt_for(agent)
+        vad, stt = self.vad_for(agent), self.stt_for(agent)
         missing = [name for name, p in (("vad", vad), ("stt", stt)) if p is None]
         if missing:
             raise ConfigError(
@@ -275,19 +277,19 @@ class AgentSession(EventEmitter[EventName]):
             await pump_audio(
                 self._io.audio_input,
                 self._push_frame,
-                report=lambda e: self._report_error(e, source="audio-input", recoverable=True),
+                report=lambda e: self.report_error(e, source="audio-input", recoverable=True),
                 meter=self._input_meter,
                 filters=self._audio_filters,
             )
         except AudioInputError as e:  # deaf: say so and close rather than stay open
-            self._report_error(e, source="audio-input", recoverable=False)
+            self.report_error(e, source="audio-input", recoverable=False)
             return
         if self._listener is not None:
             self._listener.end_input()
         logger.debug("audio input ended")
         if self.close_on_input_end:
             await self._wait_until_quiet()
-            self._request_close(CloseReason.INPUT_ENDED)
+            self.request_close(CloseReason.INPUT_ENDED)
 
     def _push_frame(self, frame: AudioFrame) -> None:
         switch = self._switch
@@ -317,7 +319,7 @@ class AgentSession(EventEmitter[EventName]):
             )
         await asyncio.shield(self._closing)
 
-    def _request_close(self, reason: CloseReason, error: BaseException | None = None) -> None:
+    def request_close(self, reason: CloseReason, error: BaseException | None = None) -> None:
         if self._closing is None:
             self._closing = asyncio.get_running_loop().create_task(
                 self._close(reason, error), name="session-close"
@@ -348,8 +350,8 @@ class AgentSession(EventEmitter[EventName]):
         await self._providers.release()
         await self._mcp.release()
         if self._agent_sm.state is not AgentState.CLOSED:
-            self._set_agent_state(AgentState.CLOSED)
-        self._emit("close", CloseEvent(reason=reason, error=error))
+            self.set_agent_state(AgentState.CLOSED)
+        self.emit("close", CloseEvent(reason=reason, error=error))
         if self._recorder is not None:
             await self._recorder.finish()
         self._closed.set()
@@ -377,8 +379,8 @@ class AgentSession(EventEmitter[EventName]):
         add_to_chat_ctx: bool = True,
     ) -> SpeechHandle:
         """Speak ``text`` (a string or an async stream of text) with the TTS, without the LLM."""
-        speech = self._new_speech("say", allow_interruptions, user_initiated=True)
-        self._enqueue(
+        speech = self.new_speech("say", allow_interruptions, user_initiated=True)
+        self.enqueue(
             speech,
             lambda: ReplyGeneration(self, speech, say_text=text, add_to_chat_ctx=add_to_chat_ctx).run(),
         )
@@ -396,14 +398,14 @@ class AgentSession(EventEmitter[EventName]):
         if user_input is not None:
             if not user_input.strip():
                 raise ValueError("user_input must not be empty")
-            self._add_history_item(ChatMessage(role="user", content=user_input.strip()))
+            self.add_history_item(ChatMessage(role="user", content=user_input.strip()))
             if self._user_sm.state is UserState.AWAY:
-                self._set_user_state(UserState.LISTENING)  # typing counts as being back
+                self.set_user_state(UserState.LISTENING)  # typing counts as being back
             self.interrupt()  # the user said something new: what the agent was saying is moot
             if self._listener is not None:
                 self._listener.clear_turn()
-        speech = self._new_speech("generate_reply", allow_interruptions, user_initiated=True)
-        self._enqueue(speech, lambda: self._reply(speech, instructions=instructions))
+        speech = self.new_speech("generate_reply", allow_interruptions, user_initiated=True)
+        self.enqueue(speech, lambda: self._reply(speech, instructions=instructions))
         return speech
 
     async def _reply(
@@ -423,13 +425,13 @@ class AgentSession(EventEmitter[EventName]):
         llm, tts = providers if providers is not None else (None, None)
         await ReplyGeneration(self, speech, instructions=instructions, turn=turn, llm=llm, tts=tts).run()
 
-    def _reply_to_user(
+    def reply_to_user(
         self, turn: TurnTiming | None = None, providers: tuple[LLM, TTS | None] | None = None
     ) -> SpeechHandle:
         """Answer the user's latest message (a finished spoken turn, or one left unanswered);
         ``providers`` replace the agent's LLM and TTS for this reply (a preemptive reply's)."""
-        speech = self._new_speech("generate_reply", None, user_initiated=False)
-        self._enqueue(speech, lambda: self._reply(speech, turn=turn, providers=providers))
+        speech = self.new_speech("generate_reply", None, user_initiated=False)
+        self.enqueue(speech, lambda: self._reply(speech, turn=turn, providers=providers))
         return speech
 
     def interrupt(self, *, force: bool = False) -> None:
@@ -472,110 +474,119 @@ class AgentSession(EventEmitter[EventName]):
         return RunResult(events=events)
 
     # -- speech queue -----------------------------------------------------------------------------
-    def _new_speech(self, source: SpeechSource, allow: bool | None, *, user_initiated: bool) -> SpeechHandle:
+    def new_speech(self, source: SpeechSource, allow: bool | None, *, user_initiated: bool) -> SpeechHandle:
         if self._closing is not None or not self._started:
             raise RuntimeError("the session is not running")
         if allow is None:
             agent_allow = self._agent.allow_interruptions if self._agent else None
             allow = self.options.allow_interruptions if agent_allow is None else agent_allow
         speech = SpeechHandle(source=source, allow_interruptions=allow, user_initiated=user_initiated)
-        self._emit(
+        self.emit(
             "speech_created",
             SpeechCreatedEvent(source=source, user_initiated=user_initiated, speech_handle=speech),
         )
         return speech
 
-    def _enqueue(self, speech: SpeechHandle, run: SpeechRun) -> None:
+    def enqueue(self, speech: SpeechHandle, run: SpeechRun) -> None:
         self._speeches.push(speech, run)
 
     def _on_speech_start(self, speech: SpeechHandle) -> None:
         if speech.source != "say":
-            self._set_agent_state(AgentState.THINKING)
+            self.set_agent_state(AgentState.THINKING)
 
     def _on_speech_end(self, speech: SpeechHandle, queue_empty: bool) -> None:
         self._current_generation = None
         if self._listener is not None:
             self._listener.speech_ended()
         if queue_empty:
-            self._set_agent_state(AgentState.LISTENING)
+            self.set_agent_state(AgentState.LISTENING)
 
     def _on_playback_started(self, t: float) -> None:
-        gen: Any = self._current_generation
-        if gen is not None:
-            gen.on_playback_started(t)
+        reply = self._current_generation
+        if reply is not None:
+            reply.on_playback_started(t)
 
-    # -- plumbing used by the engine --------------------------------------------------------------
-    def _llm_for(self, agent: Agent) -> LLM | None:
+    # -- what the engines ask of the session (SessionHost) -----------------------------------------
+    @property
+    def closing(self) -> bool:
+        return self._closing is not None
+
+    @property
+    def listener(self) -> PipelineListener | None:
+        return self._listener
+
+    def llm_for(self, agent: Agent) -> LLM | None:
         return agent.llm or self.llm
 
-    def _tts_for(self, agent: Agent) -> TTS | None:
+    def tts_for(self, agent: Agent) -> TTS | None:
         return agent.tts or self.tts
 
-    def _stt_for(self, agent: Agent) -> STT | None:
+    def stt_for(self, agent: Agent) -> STT | None:
         return agent.stt or self.stt
 
-    def _vad_for(self, agent: Agent) -> VAD | None:
+    def vad_for(self, agent: Agent) -> VAD | None:
         return agent.vad or self.vad
 
-    def _run_generation(self, gen: ReplyGeneration) -> None:
-        self._current_generation = gen
+    def set_playing(self, reply: PlayingReply) -> None:
+        self._current_generation = reply
 
-    def _add_history_item(self, item: ChatItem, *, after: str | None = None) -> None:
+    def add_history_item(self, item: ChatItem, *, after: str | None = None) -> None:
         if after is None:
             self.history.append(item)
         else:
             self.history.insert_after(after, item)
-        self._emit_item_added(item)
+        self.announce_item(item)
 
-    def _emit_item_added(self, item: ChatItem) -> None:
-        self._emit("conversation_item_added", ConversationItemAddedEvent(item=item))
+    def announce_item(self, item: ChatItem) -> None:
+        self.emit("conversation_item_added", ConversationItemAddedEvent(item=item))
 
-    def _set_agent_state(self, state: AgentState) -> None:
+    def set_agent_state(self, state: AgentState) -> None:
         if self._agent_sm.state is AgentState.CLOSED:
             return
         self._agent_sm.move(state)
 
-    def _set_user_state(self, state: UserState) -> None:
+    def set_user_state(self, state: UserState) -> None:
         self._user_sm.move(state)
 
     def _on_agent_state(self, old: AgentState, new: AgentState) -> None:
-        self._emit("agent_state_changed", AgentStateChangedEvent(old_state=old, new_state=new))
+        self.emit("agent_state_changed", AgentStateChangedEvent(old_state=old, new_state=new))
         if self._timers is not None:
             self._timers.on_activity()
 
     def _on_user_state(self, old: UserState, new: UserState) -> None:
-        self._emit("user_state_changed", UserStateChangedEvent(old_state=old, new_state=new))
+        self.emit("user_state_changed", UserStateChangedEvent(old_state=old, new_state=new))
         if self._timers is not None and new is not UserState.AWAY:
             self._timers.on_activity()
 
-    def _emit_usage(self, usage: UsageMetrics) -> None:
+    def emit_usage(self, usage: UsageMetrics) -> None:
         self.usage.add(usage)
-        self._emit_metrics(usage)
+        self.emit_metrics(usage)
 
-    def _emit_metrics(self, metrics: AgentMetrics) -> None:
+    def emit_metrics(self, metrics: AgentMetrics) -> None:
         if isinstance(metrics, TurnMetrics) and self._input_meter is not None:
             metrics.input_lag, metrics.input_dropped = self._input_meter.take()
-        self._emit("metrics_collected", MetricsCollectedEvent(metrics=metrics))
+        self.emit("metrics_collected", MetricsCollectedEvent(metrics=metrics))
         if isinstance(metrics, TurnMetrics):
             logger.debug("turn metrics: %s", metrics)
 
-    def _report_error(
+    def report_error(
         self, error: BaseException, *, source: str, recoverable: bool, recovered: bool = False
     ) -> None:
         if isinstance(error, ProviderError):
             logger.warning("%s error (%s): %s", source, error.category.value, error)
         else:
             logger.error("%s error: %r", source, error, exc_info=error)
-        self._emit("error", ErrorEvent(error=error, source=source, recoverable=recoverable, recovered=recovered))
+        self.emit("error", ErrorEvent(error=error, source=source, recoverable=recoverable, recovered=recovered))
         if not recoverable:
-            self._request_close(CloseReason.ERROR, error)
+            self.request_close(CloseReason.ERROR, error)
 
-    def _emit(self, event: EventName, payload: Any) -> None:
+    def emit(self, event: EventName, *args: Any) -> None:
+        """Emit ``event`` to the listeners (and to the collectors of a running :meth:`run`)."""
         for collector in self._collectors:
-            collector.append(payload)
-        self.emit(event, payload)
+            collector.extend(args[:1])
+        super().emit(event, *args)
 
-    def _spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
+    def spawn(self, coro: Coroutine[Any, Any, Any], name: str) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro, name=name)
         self._tasks.add(task)
         task.add_done_callback(self._task_done)
@@ -584,4 +595,4 @@ class AgentSession(EventEmitter[EventName]):
     def _task_done(self, task: asyncio.Task[Any]) -> None:
         self._tasks.discard(task)
         if not task.cancelled() and task.exception() is not None:
-            self._report_error(task.exception(), source=task.get_name(), recoverable=True)  # type: ignore[arg-type]
+            self.report_error(task.exception(), source=task.get_name(), recoverable=True)  # type: ignore[arg-type]

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import random
-from typing import TYPE_CHECKING, Literal
+from typing import Literal
 
 from ..chat import ChatMessage
 from ..errors import ErrorCategory, ProviderError
@@ -22,13 +22,11 @@ from ..events import AgentState, EngineChangedEvent, UserInputTranscribedEvent, 
 from ..media.frame import AudioFrame
 from ..providers.realtime import RealtimeModel
 from .generation import ReplyGeneration, TurnTiming
+from .host import SessionHost
 from .realtime_engine import RealtimeEngine
 from .realtime_stall import RealtimeStallTimeouts
 from .speech import SpeechHandle
 from .turn_guard import TurnHandedOver, UntranscribedTurn, continuation_instructions, merge_continuation
-
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
 
 logger = logging.getLogger("livekitex_agent.session")
 
@@ -38,7 +36,7 @@ Engine = Literal["realtime", "pipeline"]
 class EngineSwitch:
     def __init__(
         self,
-        session: AgentSession,
+        session: SessionHost,
         model: RealtimeModel,
         *,
         recovery: bool,
@@ -74,14 +72,14 @@ class EngineSwitch:
         try:
             await engine.start(s.current_agent)
         except ProviderError as e:
-            s._report_error(e, source="realtime", recoverable=s.can_run_pipeline, recovered=s.can_run_pipeline)
+            s.report_error(e, source="realtime", recoverable=s.can_run_pipeline, recovered=s.can_run_pipeline)
             self._enter_pipeline(old=None, reason=f"realtime unavailable: {e}")
             if self._recovery:
-                s._spawn(self._recover(), "realtime-recovery")
+                s.spawn(self._recover(), "realtime-recovery")
             return
         self.engine = engine
         self.active = "realtime"
-        s._emit(
+        s.emit(
             "engine_changed", EngineChangedEvent(old_engine=None, new_engine="realtime", reason="started")
         )
 
@@ -126,18 +124,18 @@ class EngineSwitch:
         """The pipeline's STT fills in the user's turn the model never transcribed (in its place in the
         history); False when it heard nothing (or failed, which is reported): nothing to answer."""
         s = self._session
-        msg, stt = turn.message, s.current_agent.stt or s.stt
+        msg, stt = turn.message, s.stt_for(s.current_agent)
         text = ""
         if stt is not None and turn.audio:
             try:
                 text = (await stt.recognize(turn.audio, language=s.language)).text.strip()
             except ProviderError as e:
-                s._report_error(e, source="stt", recoverable=True)
+                s.report_error(e, source="stt", recoverable=True)
         if text:
             msg.content = text
             s.history.update_item(msg)
-            s._emit("user_input_transcribed", UserInputTranscribedEvent(transcript=text, is_final=True))
-            s._emit_item_added(msg)
+            s.emit("user_input_transcribed", UserInputTranscribedEvent(transcript=text, is_final=True))
+            s.announce_item(msg)
             return True
         s.history.remove(msg.id)
         return False
@@ -145,7 +143,7 @@ class EngineSwitch:
     # -- realtime → pipeline ----------------------------------------------------------------------
     def _on_failure(self, reason: str) -> None:
         s = self._session
-        if self.active != "realtime" or s._closing is not None:
+        if self.active != "realtime" or s.closing:
             return
         loop = asyncio.get_running_loop()
         engine = self.engine
@@ -161,34 +159,35 @@ class EngineSwitch:
                 f"realtime model failed: {reason}", provider=self._model.label, retryable=False,
                 category=ErrorCategory.CONNECTION,
             )
-            s._report_error(error, source="realtime", recoverable=True, recovered=True)
-        if s._listener is not None:
+            s.report_error(error, source="realtime", recoverable=True, recovered=True)
+        listener = s.listener
+        if listener is not None:
             for frame in replay:
-                s._listener.push_audio(frame)
+                listener.push_audio(frame)
         untranscribed = engine.untranscribed
         if not owner_answers:  # (else the speech that was answering the turn answers it on the pipeline)
             if untranscribed is not None:  # nobody was answering yet: a new speech does
-                speech = s._new_speech("generate_reply", None, user_initiated=False)
-                s._enqueue(speech, lambda: self._pipeline_reply(speech, None, None, untranscribed=untranscribed))
+                speech = s.new_speech("generate_reply", None, user_initiated=False)
+                s.enqueue(speech, lambda: self._pipeline_reply(speech, None, None, untranscribed=untranscribed))
             else:
                 self._answer_pending_user_message()
-        s._spawn(engine.aclose(), "realtime-close")
+        s.spawn(engine.aclose(), "realtime-close")
         if self._recovery:
-            s._spawn(self._recover(), "realtime-recovery")
+            s.spawn(self._recover(), "realtime-recovery")
 
     def _enter_pipeline(self, *, old: Engine | None, reason: str, started: float | None = None) -> None:
         s = self._session
         self.active = "pipeline"
         if not s.can_run_pipeline:
-            s._report_error(
+            s.report_error(
                 RuntimeError(f"realtime failed ({reason}) and there is no pipeline to fall back to"),
                 source="realtime",
                 recoverable=False,
             )
             return
-        s._ensure_recognition()
+        s.ensure_recognition()
         seconds = asyncio.get_running_loop().time() - started if started is not None else None
-        s._emit(
+        s.emit(
             "engine_changed",
             EngineChangedEvent(old_engine=old, new_engine="pipeline", reason=reason, switch_seconds=seconds),
         )
@@ -201,7 +200,7 @@ class EngineSwitch:
                 return
             if isinstance(item, ChatMessage) and item.role == "user":
                 if item.content:
-                    s._reply_to_user()
+                    s.reply_to_user()
                 else:
                     s.history.remove(item.id)  # untranscribed audio: the replay transcribes it again
                 return
@@ -211,7 +210,7 @@ class EngineSwitch:
         s = self._session
         low, high = self._recovery_interval
         delay = low
-        while s._closing is None:
+        while not s.closing:
             await asyncio.sleep(delay * random.uniform(0.8, 1.2))
             delay = min(high, delay * 2)
             engine = self._new_engine()
@@ -227,7 +226,7 @@ class EngineSwitch:
             await engine.load_agent(s.current_agent)  # the history may have grown while we waited
             self.engine = engine
             self.active = "realtime"
-            s._emit(
+            s.emit(
                 "engine_changed",
                 EngineChangedEvent(old_engine="pipeline", new_engine="realtime", reason="recovered"),
             )
@@ -240,7 +239,7 @@ class EngineSwitch:
             s.agent_state is AgentState.LISTENING
             and s.user_state is not UserState.SPEAKING
             and s.current_speech is None
-            and not (s._listener is not None and s._listener.busy)
+            and not (s.listener is not None and s.listener.busy)
         ):
             await asyncio.sleep(0.1)
 

@@ -10,7 +10,7 @@ import asyncio
 import logging
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..agent import Agent
 from ..chat import ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
@@ -23,24 +23,14 @@ from ..providers.resume import resumable_chat, resumable_synthesis
 from ..providers.tts import TTS
 from ..tools.context import RunContext
 from ..tools.executor import CANCELLED_TOOL_OUTPUT, ToolExecutor, ToolResult
+from .host import SessionHost
 from .sentences import SentenceStream
 from .speech import SpeechHandle
 from .timeline import SpeechTimeline
 from .tts_text import SpeakableText
-
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
+from .turn_timing import TurnTiming
 
 logger = logging.getLogger("livekitex_agent.session")
-
-
-@dataclass
-class TurnTiming:
-    """Loop-clock times of a user turn, used for the turn's latency metrics."""
-
-    speech_end: float | None = None  # end of user speech (VAD)
-    transcription: float | None = None  # seconds the STT took for the last segment
-    end_of_turn: float | None = None  # the session decided the user was done
 
 
 @dataclass
@@ -66,7 +56,7 @@ class ReplyGeneration:
 
     def __init__(
         self,
-        session: AgentSession,
+        session: SessionHost,
         speech: SpeechHandle,
         *,
         instructions: str | None = None,
@@ -84,8 +74,8 @@ class ReplyGeneration:
         self._add_to_chat_ctx = add_to_chat_ctx
         self._llm, self._tts = llm, tts  # instead of the agent's (e.g. a preemptive reply's buffers)
         self._loop = asyncio.get_running_loop()
-        self._out = session._io.audio_output if session._io else None
-        self._text_out = session._io.text_output if session._io else None
+        self._out = session.io.audio_output if session.io else None
+        self._text_out = session.io.text_output if session.io else None
         self._timeline = SpeechTimeline()
         self._timing = _Timing()
         self._steps: list[_Step] = []
@@ -104,7 +94,7 @@ class ReplyGeneration:
     # -- entry point ------------------------------------------------------------------------------
     async def run(self) -> None:
         speech = self._speech
-        self._session._run_generation(self)
+        self._session.set_playing(self)
         work = self._loop.create_task(self._generate(), name=f"generate:{speech.id}")
         interrupted = self._loop.create_task(speech.wait_for_interrupt(), name=f"interrupt:{speech.id}")
         sync = self._loop.create_task(self._sync_text(), name=f"text-sync:{speech.id}")
@@ -130,7 +120,7 @@ class ReplyGeneration:
             self._finalize_messages(position, cut=failed)
             self._emit_metrics()
         if not work.cancelled() and work.exception() is not None:
-            self._session._report_error(work.exception(), source="pipeline", recoverable=True)  # type: ignore[arg-type]
+            self._session.report_error(work.exception(), source="pipeline", recoverable=True)  # type: ignore[arg-type]
         if self._handoff is not None and not speech.interrupted:
             await self._session.update_agent(self._handoff)
 
@@ -173,7 +163,7 @@ class ReplyGeneration:
     async def _llm_loop(self) -> None:
         session = self._session
         agent = session.current_agent
-        llm = self._llm or session._llm_for(agent)
+        llm = self._llm or session.llm_for(agent)
         if llm is None:
             raise RuntimeError("generate_reply needs an LLM: give llm= to the AgentSession or the Agent")
         max_steps = session.options.max_tool_steps
@@ -197,7 +187,7 @@ class ReplyGeneration:
             if self._handoff is not None:
                 break
             if self._out is None or not self._audio_started:
-                session._set_agent_state(AgentState.THINKING)
+                session.set_agent_state(AgentState.THINKING)
 
     def _request_context(self) -> ChatContext:
         ctx = self._session.history.copy()
@@ -248,7 +238,7 @@ class ReplyGeneration:
                 queue.put_nowait(sentence)
             queue.put_nowait(None)
             if usage is not None:
-                self._session._emit_usage(
+                self._session.emit_usage(
                     UsageMetrics(
                         provider=llm.label,
                         kind="llm",
@@ -271,7 +261,7 @@ class ReplyGeneration:
     # -- speech synthesis -------------------------------------------------------------------------
     async def _tts_worker(self, queue: asyncio.Queue[str | None], step: _Step) -> None:
         session = self._session
-        tts = self._tts or session._tts_for(session.current_agent)
+        tts = self._tts or session.tts_for(session.current_agent)
         out = self._out
         while (sentence := await queue.get()) is not None:
             if out is None or tts is None:
@@ -320,7 +310,7 @@ class ReplyGeneration:
                 self._timeline.add_audio(tail.duration)
         finally:
             await stream.aclose()
-        self._session._emit_usage(
+        self._session.emit_usage(
             UsageMetrics(
                 provider=tts.label,
                 kind="tts",
@@ -336,7 +326,7 @@ class ReplyGeneration:
         self._audio_started = True
         self._playing.set()
         self._timing.playback_start = t
-        self._session._set_agent_state(AgentState.SPEAKING)
+        self._session.set_agent_state(AgentState.SPEAKING)
 
     async def _sync_text(self) -> None:
         """Forward each sentence to the text output when its audio starts playing."""
@@ -382,7 +372,7 @@ class ReplyGeneration:
             self._add_item(output)
             if result.handoff is not None and self._handoff is None:
                 self._handoff = result.handoff
-        self._session._emit(
+        self._session.emit(
             "function_tools_executed",
             FunctionToolsExecutedEvent(function_calls=calls, function_call_outputs=outputs),
         )
@@ -399,7 +389,7 @@ class ReplyGeneration:
     def _add_item(self, item: Any) -> None:
         self._speech.chat_items.append(item)
         if self._add_to_chat_ctx:
-            self._session._add_history_item(item, after=self._anchor)
+            self._session.add_history_item(item, after=self._anchor)
             self._anchor = item.id
 
     def _finalize_messages(self, position: float, *, cut: bool = False) -> None:
@@ -448,4 +438,4 @@ class ReplyGeneration:
             if m.tts_ttfb is not None:
                 provider += m.tts_ttfb
             m.framework_delay = max(0.0, t.playback_start - turn.end_of_turn - provider)
-        self._session._emit_metrics(m)
+        self._session.emit_metrics(m)

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from typing import TYPE_CHECKING
 
 from ..chat import ChatMessage
 from ..errors import StopResponse
@@ -13,23 +12,21 @@ from ..media.frame import AudioFrame
 from ..providers.stt import STT
 from ..providers.turn import TurnDetector
 from ..providers.vad import VAD
-from .generation import TurnTiming
+from .host import SessionHost
 from .interruption import InterruptionController
 from .preemptive import PreemptiveReply
 from .recognition import AudioRecognition, RecognitionHooks
 from .speech import SpeechHandle
 from .tts_text import SpeakableText
+from .turn_timing import TurnTiming
 
 logger = logging.getLogger("livekitex_agent.session")
-
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
 
 
 class PipelineListener:
     """Feeds input audio to VAD and STT, holds/resumes/interrupts the agent, and answers finished turns."""
 
-    def __init__(self, session: AgentSession, *, vad: VAD, stt: STT) -> None:
+    def __init__(self, session: SessionHost, *, vad: VAD, stt: STT) -> None:
         self._session = session
         self._preemptive: PreemptiveReply | None = None  # prepared for the pending turn
         self._in_use: set[PreemptiveReply] = set()  # taken by a reply that is still running
@@ -51,8 +48,8 @@ class PipelineListener:
                 transcript=self._transcript,
                 segment_transcribed=self.interruption.on_segment_transcribed,
                 end_of_turn=self._end_of_turn,
-                error=lambda e, source: session._report_error(e, source=source, recoverable=True),
-                usage=session._emit_usage,
+                error=lambda e, source: session.report_error(e, source=source, recoverable=True),
+                usage=session.emit_usage,
                 turn_pending=self._turn_pending,
                 turn_resumed=self._drop_preemptive,
             ),
@@ -103,23 +100,23 @@ class PipelineListener:
     # -- recognition hooks ------------------------------------------------------------------------
     def _speech_started(self) -> None:
         self.interruption.on_speech_started()
-        self._session._set_user_state(UserState.SPEAKING)
+        self._session.set_user_state(UserState.SPEAKING)
 
     def _speech_ended(self) -> None:
-        self._session._set_user_state(UserState.LISTENING)
+        self._session.set_user_state(UserState.LISTENING)
         self.interruption.on_speech_ended()
 
     def _transcript(self, text: str, is_final: bool) -> None:
         s = self._session
         if not is_final:
             self.interruption.on_interim_transcript(text)
-        s._emit(
+        s.emit(
             "user_input_transcribed",
             UserInputTranscribedEvent(transcript=text, is_final=is_final, language=s.language),
         )
 
     def _end_of_turn(self, text: str, timing: TurnTiming) -> None:
-        task = self._session._spawn(self._handle_turn(text, timing), "user-turn")
+        task = self._session.spawn(self._handle_turn(text, timing), "user-turn")
         self._turns.add(task)
         task.add_done_callback(self._turns.discard)
 
@@ -135,19 +132,19 @@ class PipelineListener:
         try:
             await s.current_agent.on_user_turn_completed(s.history.copy(), message)
         except StopResponse:
-            s._add_history_item(message)
+            s.add_history_item(message)
             self._close_later(preemptive)
             return
         ready = preemptive is not None and preemptive.matches(message.content, s.history.last_id)
-        s._add_history_item(message)
+        s.add_history_item(message)
         s.interrupt()  # a new user turn supersedes what the agent was about to say
         if preemptive is not None and ready:
-            speech = s._reply_to_user(timing, (preemptive.llm, preemptive.tts))
+            speech = s.reply_to_user(timing, (preemptive.llm, preemptive.tts))
             self._in_use.add(preemptive)
-            s._spawn(self._close_after(speech, preemptive), "preemptive-close")
+            s.spawn(self._close_after(speech, preemptive), "preemptive-close")
         else:
             self._close_later(preemptive)
-            s._reply_to_user(timing)
+            s.reply_to_user(timing)
 
     # -- preemptive generation --------------------------------------------------------------------
     def _turn_pending(self, text: str) -> None:
@@ -159,11 +156,11 @@ class PipelineListener:
             return  # already preparing this very reply
         self._drop_preemptive()
         agent = s.current_agent
-        llm = s._llm_for(agent)
+        llm = s.llm_for(agent)
         if llm is None:
             return
         tools = agent.tools if s.options.max_tool_steps > 0 else []
-        tts = s._tts_for(agent) if s.io is not None and s.io.audio_output is not None else None
+        tts = s.tts_for(agent) if s.io is not None and s.io.audio_output is not None else None
         self._preemptive = PreemptiveReply(
             user_text=text, history=s.history, llm=llm, tools=tools, tts=tts, speakable=SpeakableText.for_session(s)
         )
@@ -182,4 +179,4 @@ class PipelineListener:
 
     def _close_later(self, preemptive: PreemptiveReply | None) -> None:
         if preemptive is not None:
-            self._session._spawn(preemptive.aclose(), "preemptive-close")
+            self._session.spawn(preemptive.aclose(), "preemptive-close")

@@ -13,7 +13,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..agent import Agent
 from ..chat import ChatMessage
@@ -24,6 +24,7 @@ from ..events import (
 )
 from ..media.frame import AudioFrame
 from ..providers import realtime as rt
+from .host import SessionHost
 from .realtime_host import AnswerCut, Stalled
 from .realtime_input import UserInput
 from .realtime_liveness import DeafModelWatch
@@ -41,9 +42,6 @@ from .turn_guard import (
     UntranscribedTurn,
 )
 
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
-
 logger = logging.getLogger("livekitex_agent.session")
 
 HandOver = Callable[[SpeechHandle, TurnHandedOver, str | None], Coroutine[Any, Any, None]]
@@ -58,7 +56,7 @@ class RealtimeEngine:
 
     def __init__(
         self,
-        session: AgentSession,
+        session: SessionHost,
         model: rt.RealtimeModel,
         *,
         on_failure: Callable[[str], None],
@@ -85,7 +83,7 @@ class RealtimeEngine:
         self._quiet_since: float | None = None
         self._response_due = ResponseDue(self.stall_timeouts.response_created, self._no_response)
         self._changed = asyncio.Event()  # set (and replaced) at every connection change
-        self._outage = Outage(session._emit, grace=reconnect_grace, on_grace_over=self.fail)
+        self._outage = Outage(session.emit, grace=reconnect_grace, on_grace_over=self.fail)
         self._input = UserInput(  # with server turn detection: notices a model that stopped hearing the user
             DeafModelWatch(self.rt.probe, timeout=self.stall_timeouts.response_created, on_deaf=self._model_deaf)
             if model.options.turn_detection is not None else None
@@ -211,7 +209,7 @@ class RealtimeEngine:
                 self.fail(what)
                 return
             # nobody to hand the turn to: say so, and keep the model for the next turn
-            self.session._report_error(ProviderError(what, provider=self.label, retryable=True),
+            self.session.report_error(ProviderError(what, provider=self.label, retryable=True),
                                        source="realtime", recoverable=True)
             self.guard.move(TurnPhase.IDLE, "given up: there is no pipeline to answer it")
             if stalled:
@@ -253,18 +251,18 @@ class RealtimeEngine:
         s = self.session
         if isinstance(ev, rt.InputSpeechStarted):
             self._input.speech_started(self._loop.time())
-            s._set_user_state(UserState.SPEAKING)
+            s.set_user_state(UserState.SPEAKING)
             current = s.current_speech
             if current is not None and current.allow_interruptions and s.options.allow_interruptions:
                 s.interrupt()
         elif isinstance(ev, rt.InputSpeechStopped):
             self.speech_stopped_at = self._loop.time()
             self._input.speaking = False
-            s._set_user_state(UserState.LISTENING)
+            s.set_user_state(UserState.LISTENING)
         elif isinstance(ev, rt.InputAudioCommitted):
             self._committed(ev)
         elif isinstance(ev, rt.InputTranscriptionDelta):
-            s._emit("user_input_transcribed", UserInputTranscribedEvent(transcript=ev.delta, is_final=False))
+            s.emit("user_input_transcribed", UserInputTranscribedEvent(transcript=ev.delta, is_final=False))
         elif isinstance(ev, rt.InputTranscriptionCompleted):
             self._transcribed(ev.item_id, ev.transcript)
         elif isinstance(ev, rt.InputTranscriptionFailed):
@@ -278,11 +276,11 @@ class RealtimeEngine:
             if ev.fatal:  # it fails the session: reported with the failure (and how it was recovered)
                 self.failure_error = self.failure_error or ev.error
             else:
-                s._report_error(ev.error, source="realtime", recoverable=True)
+                s.report_error(ev.error, source="realtime", recoverable=True)
         elif isinstance(ev, rt.ConnectionStateChanged):
             self._connection_changed(ev)
         elif isinstance(ev, rt.UsageCollected):
-            s._emit_usage(ev.usage)
+            s.emit_usage(ev.usage)
 
     def _committed(self, ev: rt.InputAudioCommitted) -> None:
         s = self.session
@@ -330,20 +328,20 @@ class RealtimeEngine:
             item = ChatMessage(role="user", content=text, id=item_id)
             s.history.append(item)
         if text:
-            s._emit("user_input_transcribed", UserInputTranscribedEvent(transcript=text, is_final=True))
-        s._emit_item_added(item)
+            s.emit("user_input_transcribed", UserInputTranscribedEvent(transcript=text, is_final=True))
+        s.announce_item(item)
 
     def _server_reply(self, gen: rt.RealtimeGeneration | None) -> None:
         """A response the server started (or the re-request of an unowned turn) gets a speech."""
         s, guard = self.session, self.guard
-        speech = s._new_speech("generate_reply", None, user_initiated=False)
+        speech = s.new_speech("generate_reply", None, user_initiated=False)
         turn = guard.turn
         if turn is None or not guard.in_flight or turn.owner is not None:
             turn = guard.begin("the model started a response")
         turn.owner = speech
         if gen is not None and guard.phase is TurnPhase.AWAITING:
             guard.move(TurnPhase.ANSWERING, "response created")
-        s._enqueue(speech, lambda: self.answer(speech, gen, None))
+        s.enqueue(speech, lambda: self.answer(speech, gen, None))
 
     # -- the connection ---------------------------------------------------------------------------
     def _wake(self) -> None:

@@ -5,12 +5,10 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from ..chat import ChatContext, ChatItem
-from ..events import AgentState
 from ..media.io import SessionIO
-from ..metrics import AgentMetrics
 from ..providers import realtime as rtm
 from ..tools.registry import ToolRegistry
+from .host import PlayingReply, SessionHistory, SessionSignals, SessionStates
 from .options import SessionOptions
 from .realtime_stall import RealtimeStallTimeouts
 from .turn_guard import Turn, TurnGuard, TurnHandedOver
@@ -21,23 +19,18 @@ class ReplyAgent(Protocol):
     def tool_registry(self) -> ToolRegistry: ...
 
 
-class ReplySession(Protocol):
-    """What a realtime reply uses of the session."""
+class ReplySession(SessionSignals, SessionStates, SessionHistory, Protocol):
+    """What a realtime reply uses of the session (a part of :class:`SessionHost`)."""
 
     options: SessionOptions
-    history: ChatContext
-    _io: SessionIO | None
-    _current_generation: Any
+
+    @property
+    def io(self) -> SessionIO | None: ...
 
     @property
     def current_agent(self) -> ReplyAgent: ...
 
-    def _add_history_item(self, item: ChatItem, *, after: str | None = None) -> None: ...
-    def _emit_item_added(self, item: ChatItem) -> None: ...
-    def _set_agent_state(self, state: AgentState) -> None: ...
-    def _emit(self, event: Any, payload: Any) -> None: ...
-    def _emit_metrics(self, metrics: AgentMetrics) -> None: ...
-    def _report_error(self, error: BaseException, *, source: str, recoverable: bool) -> None: ...
+    def set_playing(self, reply: PlayingReply) -> None: ...
     async def update_agent(self, agent: Any) -> None: ...
 
 

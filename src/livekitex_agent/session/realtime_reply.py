@@ -82,7 +82,7 @@ class RealtimeReply:
             self._host.guard.finish(turn, "the reply ended")  # e.g. an error: the turn is not left owned
             partial, turn.partial = turn.partial, None
             if partial is not None and partial.id in self._silent and self._host.session.history.get(partial.id):
-                self._host.session._emit_item_added(partial)  # never completed: announced as it was cut
+                self._host.session.announce_item(partial)  # never completed: announced as it was cut
 
     async def _answer(self, turn: Turn, gen: rtm.RealtimeGeneration | None, instructions: str | None) -> None:
         host, guard, speech = self._host, self._host.guard, self._speech
@@ -149,7 +149,7 @@ class RealtimeReply:
 
     async def _wait_for_recovery(self) -> bool:
         """Until reconnected (True) or the engine failed / the user interrupted (False)."""
-        self._host.session._set_agent_state(AgentState.THINKING)
+        self._host.session.set_agent_state(AgentState.THINKING)
         waiting = self._loop.create_task(self._host.wait_connected())
         return await self._unless_interrupted(waiting) and waiting.result() and not self._speech.interrupted
 
@@ -164,7 +164,7 @@ class RealtimeReply:
     # -- playing one response (and the responses to its tool calls) ------------------------------
     async def _play(self, gen: rtm.RealtimeGeneration, turn: Turn) -> None:
         s, speech = self._host.session, self._speech
-        s._current_generation = self
+        s.set_playing(self)
         played: list[_Played] = []
         work = self._loop.create_task(self._play_steps(gen, turn, played), name=f"realtime-play:{speech.id}")
         try:
@@ -172,7 +172,7 @@ class RealtimeReply:
         finally:
             error = None if work.cancelled() else work.exception()
             lost = isinstance(error, AnswerCut)
-            out = s._io.audio_output if s._io else None
+            out = s.io.audio_output if s.io else None
             position = None
             if out is not None and any(p.audio_seconds > 0 for p in played):
                 if lost:
@@ -183,8 +183,8 @@ class RealtimeReply:
                         for entry in played:
                             entry.message.interrupted = True
                     position = (await out.wait_for_playout()).position
-            if s._io and s._io.text_output:
-                s._io.text_output.flush()
+            if s.io and s.io.text_output:
+                s.io.text_output.flush()
             if played and lost and not speech.interrupted:
                 self._cut_for_recovery(turn, played[-1])
             elif played and (speech.interrupted or played[-1].message.interrupted):
@@ -193,7 +193,7 @@ class RealtimeReply:
         if lost and not speech.interrupted:
             raise AnswerCut(str(error))
         if error is not None and not isinstance(error, AnswerCut):
-            s._report_error(error, source="realtime", recoverable=True)
+            s.report_error(error, source="realtime", recoverable=True)
 
     async def _play_out_received(self, out: Any) -> float | None:
         """After a drop the user still hears what was received, unless they interrupt meanwhile."""
@@ -230,7 +230,7 @@ class RealtimeReply:
         elif not msg.content:
             return False
         elif announce:
-            s._add_history_item(msg, after=s.history.last_id)
+            s.add_history_item(msg, after=s.history.last_id)
         else:
             s.history.insert_after(s.history.last_id, msg)
             self._silent.add(msg.id)
@@ -245,7 +245,7 @@ class RealtimeReply:
             handoff_types=self._host.handoff_types,
         )
         handoff: Any = None
-        out = s._io.audio_output if s._io else None
+        out = s.io.audio_output if s.io else None
         for step in range(s.options.max_tool_steps + 1):
             audio_written = False
             watchdog = GenerationWatchdog(gen, host.stall_timeouts, self._stalled)
@@ -290,17 +290,17 @@ class RealtimeReply:
             if not calls or result.status == "cancelled":
                 break
             for call in calls:
-                s._add_history_item(call)
+                s.add_history_item(call)
             if not audio_written:
-                s._set_agent_state(AgentState.THINKING)
+                s.set_agent_state(AgentState.THINKING)
             results = await executor.execute(calls)
             outputs = [
                 r.output or FunctionCallOutput(call.call_id, call.name, CANCELLED_TOOL_OUTPUT, is_error=True)
                 for call, r in zip(calls, results, strict=True)
             ]
             for o in outputs:
-                s._add_history_item(o)
-            s._emit(
+                s.add_history_item(o)
+            s.emit(
                 "function_tools_executed",
                 FunctionToolsExecutedEvent(function_calls=calls, function_call_outputs=outputs),
             )
@@ -328,7 +328,7 @@ class RealtimeReply:
 
     async def _forward_text(self, msg: rtm.MessageGeneration) -> None:
         s = self._host.session
-        text_out = s._io.text_output if s._io else None
+        text_out = s.io.text_output if s.io else None
         first = True
         async for delta in msg.text_stream:
             if text_out is not None and delta:
@@ -338,7 +338,7 @@ class RealtimeReply:
     def on_playback_started(self, t: float) -> None:
         if self._playback_started_at is None:
             self._playback_started_at = t
-            self._host.session._set_agent_state(AgentState.SPEAKING)
+            self._host.session.set_agent_state(AgentState.SPEAKING)
 
     async def _truncate(self, turn: Turn, entry: _Played, position: float | None) -> None:
         """Cut the interrupted message, here and on the server, to what the user heard."""
@@ -359,7 +359,7 @@ class RealtimeReply:
             return
         m = TurnMetrics(speech_id=self._speech.id, engine="realtime", interrupted=self._speech.interrupted)
         m.e2e_latency = started - stopped
-        self._host.session._emit_metrics(m)
+        self._host.session.emit_metrics(m)
         self._host.speech_stopped_at = None
 
 

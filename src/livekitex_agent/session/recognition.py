@@ -26,9 +26,9 @@ from ..providers.base import with_retries
 from ..providers.stt import STT
 from ..providers.turn import TurnDetector
 from ..providers.vad import VAD, VADEvent, VADEventType, VADStream
-from .generation import TurnTiming
 from .stt_stream import StreamedSegment, StreamFailed
 from .turn_detection import DetectorTurns
+from .turn_timing import TurnTiming
 
 EARLY_PENDING_SILENCE = 0.07  # seconds of silence (two VAD windows) after which interim words are the turn so far
 

@@ -3,19 +3,16 @@
 from __future__ import annotations
 
 import asyncio
-from typing import TYPE_CHECKING
 
 from ..events import AgentState, CloseReason, UserState
+from .host import TimerHost
 from .options import SessionOptions
-
-if TYPE_CHECKING:
-    from .agent_session import AgentSession
 
 
 class SessionTimers:
     """Arms and re-arms the session's timers on activity (state changes), never per frame."""
 
-    def __init__(self, session: AgentSession, options: SessionOptions) -> None:
+    def __init__(self, session: TimerHost, options: SessionOptions) -> None:
         self._session = session
         self._options = options
         self._loop = asyncio.get_running_loop()
@@ -47,15 +44,15 @@ class SessionTimers:
 
     def _on_away(self) -> None:
         self._away = None
-        self._session._set_user_state(UserState.AWAY)
+        self._session.set_user_state(UserState.AWAY)
 
     def _on_idle(self) -> None:
         self._idle = None
-        self._session._request_close(CloseReason.IDLE_TIMEOUT)
+        self._session.request_close(CloseReason.IDLE_TIMEOUT)
 
     def _on_max_duration(self) -> None:
         self._max = None
-        self._session._request_close(CloseReason.MAX_DURATION)
+        self._session.request_close(CloseReason.MAX_DURATION)
 
     def cancel(self) -> None:
         for handle in (self._away, self._idle, self._max):

@@ -29,7 +29,7 @@ class SpeakingSession(Protocol):
     @property
     def current_agent(self) -> SpeakingAgent: ...
 
-    def _report_error(self, error: BaseException, *, source: str, recoverable: bool) -> None: ...
+    def report_error(self, error: BaseException, *, source: str, recoverable: bool) -> None: ...
 
 
 class SpeakableText:
@@ -53,7 +53,7 @@ class SpeakableText:
             session.current_agent.tts_text_transforms,
             session.options.tts_text_transforms,
             language=session.language,
-            report=lambda e: session._report_error(e, source="tts_text_transforms", recoverable=True),
+            report=lambda e: session.report_error(e, source="tts_text_transforms", recoverable=True),
         )
 
     def __call__(self, sentence: str) -> str:

@@ -26,6 +26,8 @@ def layer_of(parts: tuple[str, ...]) -> str:
     head = parts[0] if parts else "__init__"
     if head in BASE:
         return "base"
+    if head == "nodes":  # the defaults of Agent's nodes
+        return "agent"
     if head in ("providers", "plugins", "agent", "session", "rooms", "playground", "worker", "testing"):
         return head
     return "top"  # cli, demo, __main__

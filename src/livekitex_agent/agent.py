@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Callable, Sequence
+from collections.abc import AsyncIterable, AsyncIterator, Callable, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from .chat import ChatContext, ChatMessage
 from .events import AgentState, CloseReason, EventName, UserState
+from .media.frame import AudioFrame
 from .media.io import SessionIO
 from .metrics import UsageSummary
-from .providers.llm import LLM
-from .providers.stt import STT
+from .nodes import (
+    NodeContext,
+    default_llm_node,
+    default_node,
+    default_stt_node,
+    default_tts_node,
+    passthrough,
+)
+from .providers.llm import LLM, ChatChunk
+from .providers.stt import STT, SpeechEvent
 from .providers.tts import TTS
 from .providers.vad import VAD
 from .text import TextTransformLike, check_transforms
@@ -89,6 +98,12 @@ class Agent:
     ``tts_text_transforms`` (names or functions ``str -> str``, see :mod:`livekitex_agent.text`)
     replace the session's for this agent's speech. Override the hooks to run code when the agent
     takes over, hands over, or when the user finishes a turn.
+
+    Override a node (``stt_node``, ``llm_node``, ``tts_node``, ``transcription_node``,
+    ``realtime_audio_output_node``) to change one stage of the conversation: each is an async
+    generator whose default does what the session does without it, so an override usually wraps
+    ``super().<node>(...)`` to filter its input or output, or replaces it. Overriding one never
+    requires touching another.
     """
 
     def __init__(
@@ -126,6 +141,7 @@ class Agent:
             self._registry.register(tool)
         self.mcp_servers = list(mcp_servers)  # their tools join the registry while a session runs
         self._session: SessionAPI | None = None
+        self._node_context: NodeContext | None = None
 
     @property
     def tools(self) -> list[FunctionTool]:
@@ -141,6 +157,72 @@ class Agent:
         if self._session is None:
             raise RuntimeError(f"{type(self).__name__} is not running in a session")
         return self._session
+
+    @property
+    def node_context(self) -> NodeContext:
+        """The providers and settings the session lends this agent's nodes while it is active."""
+        if self._node_context is None:
+            raise RuntimeError(f"{type(self).__name__} is not running in a session")
+        return self._node_context
+
+    # -- nodes: override one to change a stage (see docs/flow/12-extending.md) --------------------
+    @default_node
+    async def stt_node(self, audio: AsyncIterable[AudioFrame]) -> AsyncIterator[SpeechEvent]:
+        """One speech segment of the user's audio (frames at the VAD's rate, from the start of speech
+        to its end) → speech events. Final transcripts are the user's words (an empty one: none);
+        interim ones update the live transcript and barge-in.
+
+        Default: the STT (the agent's, else the session's) streams the segment when it can (a
+        broken stream falls back to recognizing the segment), else recognizes it when it ends.
+        Override to post-filter transcripts (drop a hallucination, map a domain word).
+        """
+        async for event in default_stt_node(self.node_context, audio):
+            yield event
+
+    @default_node
+    async def llm_node(
+        self, chat_ctx: ChatContext, tools: Sequence[FunctionTool]
+    ) -> AsyncIterator[ChatChunk | str]:
+        """One LLM step: the request's context (a copy: change it freely, the history keeps its own)
+        and the tools offered → text and tool calls, as :class:`ChatChunk` s or plain ``str`` text.
+
+        Default: the LLM's ``chat`` (retried until its first chunk, resumed if it dies mid-answer).
+        Called for every step of a reply (each tool round too) and for a preemptive reply. Override
+        to inject retrieved context, or to answer without an LLM.
+        """
+        async for chunk in default_llm_node(self.node_context, chat_ctx, tools):
+            yield chunk
+
+    @default_node
+    async def tts_node(self, text: AsyncIterable[str]) -> AsyncIterator[AudioFrame]:
+        """The text the TTS hears, one complete sentence per item (after ``tts_text_transforms``) →
+        audio frames (mono, any rate: the session resamples once). Called once per LLM step of a
+        reply (and per ``say``); the sentence whose audio is playing is the last one taken from
+        ``text``, which keeps the transcript in step with the audio.
+
+        Default: each sentence synthesized by the TTS in turn (retried, resumed mid-stream).
+        Override to fix a pronunciation, or to use another voice. The transcript and the history
+        keep the LLM's text.
+        """
+        async for frame in default_tts_node(self.node_context, text):
+            yield frame
+
+    @default_node
+    async def transcription_node(self, text: AsyncIterable[str]) -> AsyncIterator[str]:
+        """The agent's words as they are spoken (pipeline: one sentence per item, as its audio
+        starts; realtime: the model's text deltas) → the text shown to the user: the session's text
+        output (``lk.transcription`` in a room). Default: unchanged. The audio and the history are
+        not affected (the agent still says the words and remembers them). If it raises, the error
+        is reported and no more text is shown for that reply.
+        """
+        async for delta in passthrough(text):
+            yield delta
+
+    @default_node
+    async def realtime_audio_output_node(self, audio: AsyncIterable[AudioFrame]) -> AsyncIterator[AudioFrame]:
+        """The realtime model's audio of one message → what is played. Default: unchanged."""
+        async for frame in passthrough(audio):
+            yield frame
 
     # -- hooks ------------------------------------------------------------------------------------
     async def on_enter(self) -> None:
@@ -161,8 +243,11 @@ class Agent:
     def __repr__(self) -> str:
         return f"{type(self).__name__}(tools={[t.name for t in self.tools]})"
 
-    def _attach(self, session: SessionAPI) -> None:
+    def _attach(self, session: SessionAPI, nodes: NodeContext | None = None) -> None:
         self._session = session
+        self._node_context = nodes
 
     def _detach(self) -> None:
         self._session = None
+        self._node_context = None
+

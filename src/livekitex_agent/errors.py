@@ -82,6 +82,18 @@ class AudioInputError(LivekitexError):
     retryable = False
 
 
+class NodeError(LivekitexError):
+    """An agent's node (``Agent.llm_node``, ``tts_node``, ...) raised: the message names the node and
+    the agent's class, ``__cause__`` is the original error. The session reports it (``error`` event,
+    source = the node's name) and goes on: the turn it broke is cut, the next one runs the node again."""
+
+    retryable = False
+
+    def __init__(self, message: str, *, node: str) -> None:
+        super().__init__(message)
+        self.node = node  # "stt_node", "llm_node", "tts_node", "transcription_node", "realtime_audio_output_node"
+
+
 class ToolError(LivekitexError):
     """Raised by a function tool: its message is given to the LLM as the tool's result, verbatim."""
 

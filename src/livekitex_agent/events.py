@@ -177,7 +177,7 @@ class ErrorEvent:
     """A component failed; ``recoverable=False`` means the session closes because of it."""
 
     error: BaseException  # usually a ProviderError (with retryable, category, provider)
-    source: str  # what failed: "stt", "pipeline" (LLM/TTS reply), "realtime", "speech", or a task name
+    source: str  # what failed: "stt", "pipeline" (LLM/TTS reply), "realtime", "speech", an agent node ("llm_node", ...), or a task name
     recoverable: bool  # the session goes on (False: it closes because of this error)
     recovered: bool = False  # nothing was lost: e.g. the pipeline took over from a failed realtime model
     type: Literal["error"] = "error"

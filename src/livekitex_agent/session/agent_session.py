@@ -43,6 +43,7 @@ from .generation import ReplyGeneration
 from .host import PlayingReply
 from .listening import PipelineListener
 from .mcp_lease import MCPLease
+from .nodes import SessionNodeContext
 from .options import SessionOptions, check_session_arguments
 from .provider_lease import ProviderLease
 from .realtime_stall import RealtimeStallTimeouts
@@ -224,7 +225,7 @@ class AgentSession(EventEmitter[EventName]):
         if self._recorder is not None:
             self._io = self._recorder.attach(self, self._io)
         self._agent = agent
-        agent._attach(self)
+        agent._attach(self, SessionNodeContext(self, agent))
         self._providers.hold(self.vad, self.stt, self.llm, self.tts, agent.vad, agent.stt, agent.llm, agent.tts)
         await self._mcp.open(agent.mcp_servers, agent.tool_registry)
         self.history.set_instructions(agent.instructions)
@@ -447,7 +448,7 @@ class AgentSession(EventEmitter[EventName]):
             await old.on_exit()
             old._detach()
         self._agent = agent
-        agent._attach(self)
+        agent._attach(self, SessionNodeContext(self, agent))
         self._providers.hold(agent.vad, agent.stt, agent.llm, agent.tts)
         await self._mcp.open(agent.mcp_servers, agent.tool_registry)
         self.history.set_instructions(agent.instructions)

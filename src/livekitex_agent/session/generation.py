@@ -15,8 +15,10 @@ from typing import Any
 from ..agent import Agent
 from ..chat import ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
 from ..events import AgentState, FunctionToolsExecutedEvent
+from ..media.frame import AudioFrame
 from ..media.resample import Resampler
 from ..metrics import TurnMetrics, UsageMetrics
+from ..nodes import node_overridden
 from ..providers.base import ProviderStream, open_stream
 from ..providers.llm import LLM, ChatChunk
 from ..providers.resume import resumable_chat, resumable_synthesis
@@ -24,9 +26,12 @@ from ..providers.tts import TTS
 from ..tools.context import RunContext
 from ..tools.executor import CANCELLED_TOOL_OUTPUT, ToolExecutor, ToolResult
 from .host import SessionHost
+from .node_speech import speak_through_node
+from .nodes import ShownText, error_source, open_llm_node
+from .preemptive import prepared_pending
 from .sentences import SentenceStream
 from .speech import SpeechHandle
-from .timeline import SpeechTimeline
+from .timeline import SpeechTimeline, TextSegment
 from .tts_text import SpeakableText
 from .turn_timing import TurnTiming
 
@@ -90,6 +95,7 @@ class ReplyGeneration:
         # user says something while it plays (keeps the history in spoken order)
         self._anchor: str | None = session.history.last_id
         self._speakable = SpeakableText.for_session(session)  # what the TTS hears of a sentence
+        self._shown: ShownText | None = None  # the reply's words on their way to the text output
 
     # -- entry point ------------------------------------------------------------------------------
     async def run(self) -> None:
@@ -97,6 +103,7 @@ class ReplyGeneration:
         self._session.set_playing(self)
         work = self._loop.create_task(self._generate(), name=f"generate:{speech.id}")
         interrupted = self._loop.create_task(speech.wait_for_interrupt(), name=f"interrupt:{speech.id}")
+        self._shown = self._shown_text()
         sync = self._loop.create_task(self._sync_text(), name=f"text-sync:{speech.id}")
         try:
             await asyncio.wait({work, interrupted}, return_when=asyncio.FIRST_COMPLETED)
@@ -114,13 +121,15 @@ class ReplyGeneration:
                 position = result.position
             sync.cancel()
             await asyncio.gather(sync, return_exceptions=True)
+            if self._shown is not None:
+                await self._shown.close()
             if self._text_out is not None:
                 self._text_out.flush()
             await self._finish_tools()
             self._finalize_messages(position, cut=failed)
             self._emit_metrics()
-        if not work.cancelled() and work.exception() is not None:
-            self._session.report_error(work.exception(), source="pipeline", recoverable=True)  # type: ignore[arg-type]
+        if not work.cancelled() and (error := work.exception()) is not None:
+            self._session.report_error(error, source=error_source(error, "pipeline"), recoverable=True)
         if self._handoff is not None and not speech.interrupted:
             await self._session.update_agent(self._handoff)
 
@@ -164,7 +173,7 @@ class ReplyGeneration:
         session = self._session
         agent = session.current_agent
         llm = self._llm or session.llm_for(agent)
-        if llm is None:
+        if llm is None and not node_overridden(agent, "llm_node"):
             raise RuntimeError("generate_reply needs an LLM: give llm= to the AgentSession or the Agent")
         max_steps = session.options.max_tool_steps
         self._executor = ToolExecutor(
@@ -196,16 +205,20 @@ class ReplyGeneration:
         return ctx
 
     async def _open_llm(
-        self, llm: LLM, chat_ctx: ChatContext, tools: list[Any]
+        self, llm: LLM | None, chat_ctx: ChatContext, tools: list[Any]
     ) -> tuple[ProviderStream[ChatChunk], AsyncIterator[ChatChunk], ChatChunk | None]:
         self._timing.llm_request = self._timing.llm_request or self._loop.time()
+        agent = self._session.current_agent
+        # through the agent's llm_node, unless a preemptive reply already ran it for this request
+        if llm is None or (node_overridden(agent, "llm_node") and not prepared_pending(llm)):
+            return await open_llm_node(agent, chat_ctx, tools)
         return await open_stream(
             lambda: resumable_chat(llm, chat_ctx=chat_ctx, tools=tools, tool_choice="auto" if tools else "none"),
             policy=llm.retry_policy,
             provider=llm.label,
         )
 
-    async def _llm_step(self, llm: LLM, chat_ctx: ChatContext, tools: list[Any], step: _Step) -> None:
+    async def _llm_step(self, llm: LLM | None, chat_ctx: ChatContext, tools: list[Any], step: _Step) -> None:
         started = self._loop.time()
         stream, it, first = await self._open_llm(llm, chat_ctx, tools)
         if self._timing.llm_first_chunk is None:
@@ -240,7 +253,7 @@ class ReplyGeneration:
             if usage is not None:
                 self._session.emit_usage(
                     UsageMetrics(
-                        provider=llm.label,
+                        provider=llm.label if llm is not None else "llm_node",
                         kind="llm",
                         input_tokens=usage.prompt_tokens,
                         output_tokens=usage.completion_tokens,
@@ -263,11 +276,14 @@ class ReplyGeneration:
         session = self._session
         tts = self._tts or session.tts_for(session.current_agent)
         out = self._out
+        if out is not None and node_overridden(session.current_agent, "tts_node"):
+            await speak_through_node(self, session.current_agent, queue, step=step.index, tts=tts,
+                                     output_rate=out.sample_rate)
+            return
         while (sentence := await queue.get()) is not None:
             if out is None or tts is None:
                 # text-only: the words are "heard" as soon as they exist
-                self._timeline.begin_text(sentence, step.index)
-                self._segment_ready.set()
+                self.begin_sentence(sentence, step.index)
                 continue
             await self._synthesize(tts, sentence, step)
 
@@ -280,8 +296,7 @@ class ReplyGeneration:
 
         spoken = self._speakable(sentence)  # what the TTS hears; the transcript keeps `sentence`
         if not spoken.strip():  # nothing to say (e.g. only an emoji)
-            self._timeline.begin_text(sentence, step.index)
-            self._segment_ready.set()
+            self.begin_sentence(sentence, step.index)
             return
         requested = self._loop.time()
         if self._timing.tts_request is None:
@@ -291,9 +306,8 @@ class ReplyGeneration:
         )
         if self._timing.tts_first_frame is None:
             self._timing.tts_first_frame = self._loop.time()
-        segment = self._timeline.begin_text(sentence, step.index)
-        self._segment_ready.set()
-        try:
+        segment = self.begin_sentence(sentence, step.index)
+        try:  # the per-frame path: inline, no extra await per frame
             while frame is not None:
                 if resampler is not None:
                     frame = resampler.push(frame)
@@ -305,19 +319,58 @@ class ReplyGeneration:
                     frame = await it.__anext__()
                 except StopAsyncIteration:
                     frame = None
-            if resampler is not None and (tail := resampler.flush()) is not None and tail.data.size:
-                await out.capture_frame(tail)
-                self._timeline.add_audio(tail.duration)
+            if resampler is not None and (tail := resampler.flush()) is not None:
+                await self.play(tail, None)
         finally:
             await stream.aclose()
+        self.emit_tts_usage(tts.label, spoken, segment.duration, requested)
+
+    # -- what the tts_node path (node_speech.py) uses --------------------------------------------
+    def speakable(self, sentence: str) -> str:
+        return self._speakable(sentence)
+
+    def begin_sentence(self, sentence: str, step: int) -> TextSegment:
+        segment = self._timeline.begin_text(sentence, step)
+        self._segment_ready.set()
+        return segment
+
+    def tts_requested(self) -> None:
+        if self._timing.tts_request is None:
+            self._timing.tts_request = self._loop.time()
+
+    def tts_first_frame(self) -> None:
+        if self._timing.tts_first_frame is None:
+            self._timing.tts_first_frame = self._loop.time()
+
+    async def play(self, frame: AudioFrame | None, resampler: Resampler | None) -> None:
+        if resampler is not None and frame is not None:
+            frame = resampler.push(frame)
+        if frame is not None and frame.data.size:
+            assert self._out is not None
+            self._audio_written = True
+            await self._out.capture_frame(frame)
+            self._timeline.add_audio(frame.duration)
+
+    def emit_tts_usage(self, provider: str, spoken: str, audio: float, requested: float) -> None:
         self._session.emit_usage(
             UsageMetrics(
-                provider=tts.label,
+                provider=provider,
                 kind="tts",
                 characters=len(spoken),
-                audio_duration=segment.duration,
+                audio_duration=audio,
                 duration=self._loop.time() - requested,
             )
+        )
+
+    def _shown_text(self) -> ShownText | None:
+        """Where this reply's words go to be shown (through the agent's ``transcription_node``)."""
+        if self._text_out is None:
+            return None
+        session = self._session
+        return ShownText(
+            session.current_agent,
+            self._text_out,
+            lambda e: session.report_error(e, source=error_source(e, "transcription_node"), recoverable=True),
         )
 
     def on_playback_started(self, t: float) -> None:
@@ -344,7 +397,8 @@ class ReplyGeneration:
                 # a timer to the sentence's start in the playout, re-armed only if the playout lagged
                 while (ahead := seg.start - out.position) > 0:  # noqa: ASYNC110
                     await asyncio.sleep(max(0.005, ahead))
-            await text_out.capture_text(seg.text if sent == 0 else " " + seg.text)
+            assert self._shown is not None
+            await self._shown.capture(seg.text if sent == 0 else " " + seg.text)
             sent += 1
 
     # -- tools ------------------------------------------------------------------------------------

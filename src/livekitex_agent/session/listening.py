@@ -9,6 +9,7 @@ from ..chat import ChatMessage
 from ..errors import StopResponse
 from ..events import UserInputTranscribedEvent, UserState
 from ..media.frame import AudioFrame
+from ..nodes import node_overridden
 from ..providers.stt import STT
 from ..providers.turn import TurnDetector
 from ..providers.vad import VAD
@@ -52,6 +53,7 @@ class PipelineListener:
                 usage=session.emit_usage,
                 turn_pending=self._turn_pending,
                 turn_resumed=self._drop_preemptive,
+                stt_node=lambda: agent if node_overridden(agent := session.current_agent, "stt_node") else None,
             ),
             min_endpointing_delay=opts.min_endpointing_delay,
             max_endpointing_delay=opts.max_endpointing_delay,
@@ -162,7 +164,8 @@ class PipelineListener:
         tools = agent.tools if s.options.max_tool_steps > 0 else []
         tts = s.tts_for(agent) if s.io is not None and s.io.audio_output is not None else None
         self._preemptive = PreemptiveReply(
-            user_text=text, history=s.history, llm=llm, tools=tools, tts=tts, speakable=SpeakableText.for_session(s)
+            user_text=text, history=s.history, llm=llm, tools=tools, tts=tts, speakable=SpeakableText.for_session(s),
+            agent=agent,
         )
 
     def _drop_preemptive(self) -> None:

@@ -6,7 +6,9 @@ reply would send — the history plus the user's words — and synthesizes the f
 into buffers: nothing is played, nothing is written to the history. If the turn ends with the same
 words and the same history, the reply takes the buffers through :attr:`llm` and :attr:`tts`
 (stand-ins for the real providers that hand out what is ready, then the live rest); if the user
-goes on, :meth:`aclose` cancels the requests and drops the buffers.
+goes on, :meth:`aclose` cancels the requests and drops the buffers. When the agent overrides
+``llm_node`` or ``tts_node``, the early request and the first sentence's audio go through them, so
+the prepared reply is the one the node would have made.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ from typing import Generic, TypeVar
 
 from ..chat import ChatContext
 from ..media.frame import AudioFrame
+from ..nodes import NodeAgent, node_overridden, run_node
 from ..providers.base import open_stream
 from ..providers.llm import LLM, ChatChunk, GeneratorLLMStream, LLMStream, ToolChoice
 from ..providers.tts import TTS, GeneratorTTSStream, TTSStream
 from ..tools.function_tool import FunctionTool
+from .nodes import open_llm_node
 from .sentences import SentenceStream
 
 logger = logging.getLogger("livekitex_agent.session")
@@ -72,8 +76,10 @@ class PreemptiveReply:
         tools: Sequence[FunctionTool],
         tts: TTS | None,
         speakable: Callable[[str], str] = str.strip,  # sentence → what the TTS hears (text transforms)
+        agent: NodeAgent | None = None,  # whose overridden nodes the early request and audio go through
     ) -> None:
         self.user_text = user_text
+        self._agent = agent
         self._speakable = speakable
         self.history_id = history.last_id  # the reply is only valid after this very history
         ctx = history.copy()
@@ -94,12 +100,16 @@ class PreemptiveReply:
 
     async def _run(self, llm: LLM, ctx: ChatContext, tools: Sequence[FunctionTool], tts: TTS | None) -> None:
         sentences = SentenceStream()
+        agent = self._agent
         try:
-            stream, it, chunk = await open_stream(
-                lambda: llm.chat(chat_ctx=ctx, tools=tools, tool_choice="auto" if tools else "none"),
-                policy=llm.retry_policy,
-                provider=llm.label,
-            )
+            if agent is not None and node_overridden(agent, "llm_node"):
+                stream, it, chunk = await open_llm_node(agent, ctx, tools)
+            else:
+                stream, it, chunk = await open_stream(
+                    lambda: llm.chat(chat_ctx=ctx, tools=tools, tool_choice="auto" if tools else "none"),
+                    policy=llm.retry_policy,
+                    provider=llm.label,
+                )
         except Exception as e:  # the real reply retries with the real LLM
             self._chunks.finish(e)
             self._audio.finish()
@@ -138,6 +148,10 @@ class PreemptiveReply:
             )
 
     async def _synthesize(self, tts: TTS, sentence: str) -> None:
+        agent = self._agent
+        if agent is not None and node_overridden(agent, "tts_node"):
+            await self._synthesize_node(agent, sentence)
+            return
         try:
             stream, it, frame = await open_stream(
                 lambda: tts.synthesize(sentence), policy=tts.retry_policy, provider=tts.label
@@ -158,6 +172,17 @@ class PreemptiveReply:
         finally:
             await stream.aclose()
 
+    async def _synthesize_node(self, agent: NodeAgent, sentence: str) -> None:
+        async def text() -> AsyncIterator[str]:
+            yield sentence
+
+        try:
+            async for frame in run_node(agent, "tts_node", text()):
+                self._audio.add(frame)
+            self._audio.finish()
+        except Exception as e:  # the reply meets it when it takes the audio
+            self._audio.finish(e)
+
     def _take_chunks(self) -> AsyncIterator[ChatChunk] | None:
         if self._taken:
             return None
@@ -173,6 +198,20 @@ class PreemptiveReply:
     async def aclose(self) -> None:
         """Cancel what is still running (the requests) and drop the buffers."""
         await _cancel(self._task, self._tts_task)
+
+
+def prepared_pending(llm: LLM | None) -> bool:
+    """Whether ``llm`` is a prepared reply's stand-in whose prepared answer is still to be taken."""
+    return isinstance(llm, _PreparedLLM) and not llm._prepared._taken
+
+
+def prepared_audio(tts: TTS | None, text: str) -> TTSStream | None:
+    """The prepared audio of ``text`` (what the TTS hears) if ``tts`` is a prepared reply's stand-in
+    that has it, else None (once: the second call gets None)."""
+    if not isinstance(tts, _PreparedTTS):
+        return None
+    frames = tts._prepared._take_audio(text)
+    return _ReplayTTSStream(tts._prepared, frames) if frames is not None else None
 
 
 class _PreparedLLM(LLM):

@@ -24,6 +24,7 @@ from ..metrics import TurnMetrics
 from ..providers import realtime as rtm
 from ..tools.context import RunContext
 from ..tools.executor import CANCELLED_TOOL_OUTPUT, ToolExecutor
+from .nodes import ShownText, error_source, realtime_audio
 from .realtime_host import AnswerCut, ReplyHost, Stalled
 from .realtime_stall import GenerationWatchdog
 from .speech import SpeechHandle
@@ -193,7 +194,7 @@ class RealtimeReply:
         if lost and not speech.interrupted:
             raise AnswerCut(str(error))
         if error is not None and not isinstance(error, AnswerCut):
-            s.report_error(error, source="realtime", recoverable=True)
+            s.report_error(error, source=error_source(error, "realtime"), recoverable=True)
 
     async def _play_out_received(self, out: Any) -> float | None:
         """After a drop the user still hears what was received, unless they interrupt meanwhile."""
@@ -253,10 +254,10 @@ class RealtimeReply:
                 async for msg in gen.messages:
                     entry = _Played(ChatMessage(role="assistant", content="", id=msg.item_id), msg)
                     played.append(entry)
-                    text_task = self._loop.create_task(self._forward_text(msg))
+                    text_task = self._loop.create_task(self._forward_text(msg, agent))
                     try:
                         resampler: Resampler | None = None
-                        async for frame in msg.audio_stream:
+                        async for frame in realtime_audio(agent, msg.audio_stream):
                             if out is None:
                                 continue
                             if out.sample_rate and frame.sample_rate != out.sample_rate:
@@ -326,14 +327,25 @@ class RealtimeReply:
         if turn is not None and turn.owner is self._speech:
             self._host.turn_lost(turn, reason, stalled=True, since=since)
 
-    async def _forward_text(self, msg: rtm.MessageGeneration) -> None:
+    async def _forward_text(self, msg: rtm.MessageGeneration, agent: object) -> None:
         s = self._host.session
         text_out = s.io.text_output if s.io else None
+        if text_out is None:
+            async for _ in msg.text_stream:
+                pass
+            return
+        shown = ShownText(
+            agent, text_out, lambda e: s.report_error(e, source=error_source(e, "transcription_node"), recoverable=True)
+        )
         first = True
-        async for delta in msg.text_stream:
-            if text_out is not None and delta:
-                await text_out.capture_text(delta if not first else delta.lstrip())
-                first = False
+        try:
+            async for delta in msg.text_stream:
+                if delta:
+                    await shown.capture(delta if not first else delta.lstrip())
+                    first = False
+            await shown.close()
+        finally:
+            await shown.cancel()
 
     def on_playback_started(self, t: float) -> None:
         if self._playback_started_at is None:

@@ -22,10 +22,12 @@ from typing import Any
 from ..media.frame import AudioFrame, combine_frames
 from ..media.resample import Resampler, resample
 from ..metrics import UsageMetrics
+from ..nodes import NodeAgent
 from ..providers.base import with_retries
 from ..providers.stt import STT
 from ..providers.turn import TurnDetector
 from ..providers.vad import VAD, VADEvent, VADEventType, VADStream
+from .nodes import NodeSegment, error_source
 from .stt_stream import StreamedSegment, StreamFailed
 from .turn_detection import DetectorTurns
 from .turn_timing import TurnTiming
@@ -48,6 +50,8 @@ class RecognitionHooks:
     # every transcript of the turn is in but the turn is not over yet (text so far) / the user goes on
     turn_pending: Callable[[str], None] = lambda _text: None
     turn_resumed: Callable[[], None] = lambda: None
+    # the agent whose overridden stt_node hears each segment (None: the STT directly), asked per segment
+    stt_node: Callable[[], NodeAgent | None] = lambda: None
 
 
 class AudioRecognition:
@@ -77,8 +81,8 @@ class AudioRecognition:
         self._samples_in = 0  # samples pushed to the VAD so far
         self._frame: AudioFrame | None = None  # the frame being pushed to the VAD, and where it starts
         self._frame_start = 0
-        self._segment: StreamedSegment | None = None  # the open streaming segment
-        self._segments: set[StreamedSegment] = set()  # every segment not closed yet
+        self._segment: StreamedSegment | NodeSegment | None = None  # the open streaming segment
+        self._segments: set[StreamedSegment | NodeSegment] = set()  # every segment not closed yet
         self._stt_tasks: set[asyncio.Task[None]] = set()
         self._turn_parts: list[str] = []
         self._speech_end: float | None = None
@@ -183,8 +187,9 @@ class AudioRecognition:
             self._hooks.turn_resumed()
             self._hooks.speech_started()
             self._hooks.speech_progress(event.speech_duration)
-            if self._streaming:
-                self._open_segment(event)
+            node_agent = self._hooks.stt_node()
+            if self._streaming or node_agent is not None:
+                self._open_segment(event, node_agent)
             self._update_quiet()
         elif event.type is VADEventType.END_OF_SPEECH:
             self._speaking = False
@@ -214,8 +219,12 @@ class AudioRecognition:
         self._update_quiet()
 
     # -- streaming --------------------------------------------------------------------------------
-    def _open_segment(self, event: VADEvent) -> None:
-        segment = StreamedSegment(self._stt, language=self._language, on_interim=self._on_interim)
+    def _open_segment(self, event: VADEvent, node_agent: NodeAgent | None = None) -> None:
+        segment = (
+            NodeSegment(node_agent, on_interim=self._on_interim, on_error=self._node_error)
+            if node_agent is not None
+            else StreamedSegment(self._stt, language=self._language, on_interim=self._on_interim)
+        )
         self._segment = segment
         self._segments.add(segment)
         self._start_task(self._stream_segment(segment), "stt-stream")
@@ -238,7 +247,11 @@ class AudioRecognition:
             self._interim = text
             self._hooks.transcript(text, False)
 
-    async def _stream_segment(self, segment: StreamedSegment) -> None:
+    def _node_error(self, error: BaseException) -> None:
+        if not self._closed:
+            self._hooks.error(error, error_source(error, "stt"))
+
+    async def _stream_segment(self, segment: StreamedSegment | NodeSegment) -> None:
         try:
             try:
                 text = await segment.result()

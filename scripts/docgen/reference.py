@@ -89,11 +89,12 @@ def _emitted_args(module: Any) -> dict[str, str]:
 
 def emitters() -> list[tuple[str, Any, tuple[str, ...]]]:
     """(who emits, its module, event names) for every ``EventEmitter[...]`` in the package: classes
-    that subclass it (a private base is named by its public subclasses) and ``EventEmitter[Alias]``
-    attributes of other classes."""
+    that subclass it (a private base is named by its public subclasses; a base that another emitter
+    found here extends is named by it) and ``EventEmitter[Alias]`` attributes of other classes."""
     from livekitex_agent.events import EventEmitter
 
     found: dict[tuple[str, tuple[str, ...]], tuple[str, Any, tuple[str, ...]]] = {}
+    emitting: dict[tuple[str, tuple[str, ...]], type] = {}  # the class of each entry in found
     for mod in ix.modules():
         classes = [o for o in vars(mod).values() if isinstance(o, type) and o.__module__ == mod.__name__]
         for obj in classes:
@@ -113,6 +114,7 @@ def emitters() -> list[tuple[str, Any, tuple[str, ...]]]:
                             )
                             owner = ", ".join(subs) or owner
                         found[(mod.__name__, names)] = (owner, mod, names)
+                        emitting[(mod.__name__, names)] = obj
         for alias in sorted(set(_EMITTER_ANNOTATION.findall(_source(mod)))):
             names = typing.get_args(getattr(mod, alias, None))
             if names and all(isinstance(n, str) for n in names) and (mod.__name__, names) not in found:
@@ -120,6 +122,9 @@ def emitters() -> list[tuple[str, Any, tuple[str, ...]]]:
                     (o.__qualname__ for o in classes if f"EventEmitter[{alias}]" in _source(o)), mod.__name__
                 )
                 found[(mod.__name__, names)] = (owner, mod, names)
+    for key, cls in emitting.items():  # e.g. AgentSession's bases: users hold the AgentSession
+        if any(other is not cls and issubclass(other, cls) for other in emitting.values()):
+            del found[key]
     return sorted(found.values(), key=lambda e: (e[0] != "AgentSession", e[0]))
 
 

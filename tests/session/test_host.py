@@ -133,9 +133,8 @@ async def test_a_reply_reports_its_llm_usage_and_records_its_answer_through_the_
     llm = FakeLLM(["It is sunny in Paris."])
     host = FakeHost(llm=llm)
     host.history.add_message("user", "What is the weather in Paris?")
-    gen = ReplyGeneration(host, speech())
-    await gen.run()
-    assert host.playing is gen
+    await ReplyGeneration(host, speech()).run()
+    assert host.playing is not None  # the reply told the host it would play (to hear when playback starts)
     (usage,) = host.usage
     assert usage.kind == "llm" and usage.provider == llm.label
     assert usage.input_tokens and usage.output_tokens

@@ -1,7 +1,8 @@
 """One pipeline reply: LLM (with tool rounds) → sentence-streamed TTS → paced audio, interruptible.
 
 The reply runs as one task; an interruption cancels it and the finalizer keeps only what the user
-heard in the history (the assistant message is cut and marked ``interrupted``).
+heard in the history (the assistant message is cut and marked ``interrupted``). This module runs the
+LLM rounds and the tools; its :class:`~.reply_voice.ReplyVoice` speaks the sentences they write.
 """
 
 from __future__ import annotations
@@ -15,37 +16,23 @@ from typing import Any
 from ..agent import Agent
 from ..chat import ChatContext, ChatMessage, FunctionCall, FunctionCallOutput
 from ..events import AgentState, FunctionToolsExecutedEvent
-from ..media.frame import AudioFrame
-from ..media.resample import Resampler
 from ..metrics import TurnMetrics, UsageMetrics
 from ..nodes import node_overridden
 from ..providers.base import ProviderStream, open_stream
 from ..providers.llm import LLM, ChatChunk
-from ..providers.resume import resumable_chat, resumable_synthesis
+from ..providers.resume import resumable_chat
 from ..providers.tts import TTS
 from ..tools.context import RunContext
 from ..tools.executor import CANCELLED_TOOL_OUTPUT, ToolExecutor, ToolResult
 from .host import SessionHost
-from .node_speech import speak_through_node
-from .nodes import ShownText, error_source, open_llm_node
+from .nodes import error_source, open_llm_node
 from .preemptive import prepared_pending
+from .reply_voice import ReplyVoice
 from .sentences import SentenceStream
 from .speech import SpeechHandle
-from .timeline import SpeechTimeline, TextSegment
-from .tts_text import SpeakableText
-from .turn_timing import TurnTiming
+from .turn_timing import ReplyTiming, TurnTiming
 
 logger = logging.getLogger("livekitex_agent.session")
-
-
-@dataclass
-class _Timing:
-    llm_request: float | None = None
-    llm_first_chunk: float | None = None
-    first_sentence: float | None = None
-    tts_request: float | None = None
-    tts_first_frame: float | None = None
-    playback_start: float | None = None
 
 
 @dataclass
@@ -77,34 +64,25 @@ class ReplyGeneration:
         self._say_text = say_text
         self._turn = turn
         self._add_to_chat_ctx = add_to_chat_ctx
-        self._llm, self._tts = llm, tts  # instead of the agent's (e.g. a preemptive reply's buffers)
+        self._llm = llm  # instead of the agent's (e.g. a preemptive reply's buffers)
         self._loop = asyncio.get_running_loop()
-        self._out = session.io.audio_output if session.io else None
-        self._text_out = session.io.text_output if session.io else None
-        self._timeline = SpeechTimeline()
-        self._timing = _Timing()
+        self._timing = ReplyTiming()
+        self._voice = ReplyVoice(session, speech, self._timing, tts=tts)  # sentences → TTS → output
         self._steps: list[_Step] = []
         self._handoff: Any = None
-        self._audio_started = False
-        self._playing = asyncio.Event()  # set with _audio_started: what the text sync waits for
-        self._audio_written = False
-        self._segment_ready = asyncio.Event()
         self._executor: ToolExecutor | None = None
         self._pending_calls: list[FunctionCall] = []
         # this speech's items go right after what was in the history when it started, even if the
         # user says something while it plays (keeps the history in spoken order)
         self._anchor: str | None = session.history.last_id
-        self._speakable = SpeakableText.for_session(session)  # what the TTS hears of a sentence
-        self._shown: ShownText | None = None  # the reply's words on their way to the text output
 
     # -- entry point ------------------------------------------------------------------------------
     async def run(self) -> None:
         speech = self._speech
-        self._session.set_playing(self)
+        self._session.set_playing(self._voice)  # told when the audio starts playing
         work = self._loop.create_task(self._generate(), name=f"generate:{speech.id}")
         interrupted = self._loop.create_task(speech.wait_for_interrupt(), name=f"interrupt:{speech.id}")
-        self._shown = self._shown_text()
-        sync = self._loop.create_task(self._sync_text(), name=f"text-sync:{speech.id}")
+        self._voice.start()
         try:
             await asyncio.wait({work, interrupted}, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -112,19 +90,8 @@ class ReplyGeneration:
             if not work.done():
                 work.cancel()
             await asyncio.gather(work, interrupted, return_exceptions=True)
-            position = 0.0
             failed = not work.cancelled() and work.exception() is not None
-            if self._out is not None and self._audio_written:
-                if speech.interrupted or work.cancelled() or failed:
-                    self._out.clear_buffer()
-                result = await self._out.wait_for_playout()
-                position = result.position
-            sync.cancel()
-            await asyncio.gather(sync, return_exceptions=True)
-            if self._shown is not None:
-                await self._shown.close()
-            if self._text_out is not None:
-                self._text_out.flush()
+            position = await self._voice.stop(cut=speech.interrupted or work.cancelled() or failed)
             await self._finish_tools()
             self._finalize_messages(position, cut=failed)
             self._emit_metrics()
@@ -139,15 +106,13 @@ class ReplyGeneration:
             await self._speak_text(self._say_text)
         else:
             await self._llm_loop()
-        if self._out is not None and self._audio_written:
-            self._out.flush()
-            await self._out.wait_for_playout()
+        await self._voice.play_out()
 
     async def _speak_text(self, text: str | AsyncIterator[str]) -> None:
         step = _Step(index=0)
         self._steps.append(step)
         queue: asyncio.Queue[str | None] = asyncio.Queue()
-        tts_task = self._loop.create_task(self._tts_worker(queue, step), name="tts")
+        tts_task = self._voice.speak(queue, step.index)
         try:
             sentences = SentenceStream()
             if isinstance(text, str):
@@ -195,7 +160,7 @@ class ReplyGeneration:
             await self._run_tools(step)
             if self._handoff is not None:
                 break
-            if self._out is None or not self._audio_started:
+            if not self._voice.has_output or not self._voice.audio_started:
                 session.set_agent_state(AgentState.THINKING)
 
     def _request_context(self) -> ChatContext:
@@ -235,7 +200,7 @@ class ReplyGeneration:
                     for sentence in sentences.push(chunk.content):
                         if self._timing.first_sentence is None:
                             self._timing.first_sentence = self._loop.time()
-                        tts_task = tts_task or self._start_tts(queue, step)
+                        tts_task = tts_task or self._voice.speak(queue, step.index)
                         queue.put_nowait(sentence)
                 step.calls.extend(chunk.tool_calls)
                 if chunk.usage is not None:
@@ -247,7 +212,7 @@ class ReplyGeneration:
             for sentence in sentences.flush():
                 if self._timing.first_sentence is None:
                     self._timing.first_sentence = self._loop.time()
-                tts_task = tts_task or self._start_tts(queue, step)
+                tts_task = tts_task or self._voice.speak(queue, step.index)
                 queue.put_nowait(sentence)
             queue.put_nowait(None)
             if usage is not None:
@@ -267,139 +232,6 @@ class ReplyGeneration:
             if tts_task is not None and not tts_task.done():
                 tts_task.cancel()
                 await asyncio.gather(tts_task, return_exceptions=True)
-
-    def _start_tts(self, queue: asyncio.Queue[str | None], step: _Step) -> asyncio.Task[None]:
-        return self._loop.create_task(self._tts_worker(queue, step), name=f"tts:{self._speech.id}")
-
-    # -- speech synthesis -------------------------------------------------------------------------
-    async def _tts_worker(self, queue: asyncio.Queue[str | None], step: _Step) -> None:
-        session = self._session
-        tts = self._tts or session.tts_for(session.current_agent)
-        out = self._out
-        if out is not None and node_overridden(session.current_agent, "tts_node"):
-            await speak_through_node(self, session.current_agent, queue, step=step.index, tts=tts,
-                                     output_rate=out.sample_rate)
-            return
-        while (sentence := await queue.get()) is not None:
-            if out is None or tts is None:
-                # text-only: the words are "heard" as soon as they exist
-                self.begin_sentence(sentence, step.index)
-                continue
-            await self._synthesize(tts, sentence, step)
-
-    async def _synthesize(self, tts: TTS, sentence: str, step: _Step) -> None:
-        out = self._out
-        assert out is not None
-        resampler = (
-            Resampler(out.sample_rate) if out.sample_rate and out.sample_rate != tts.sample_rate else None
-        )
-
-        spoken = self._speakable(sentence)  # what the TTS hears; the transcript keeps `sentence`
-        if not spoken.strip():  # nothing to say (e.g. only an emoji)
-            self.begin_sentence(sentence, step.index)
-            return
-        requested = self._loop.time()
-        if self._timing.tts_request is None:
-            self._timing.tts_request = requested
-        stream, it, frame = await open_stream(
-            lambda: resumable_synthesis(tts, spoken), policy=tts.retry_policy, provider=tts.label
-        )
-        if self._timing.tts_first_frame is None:
-            self._timing.tts_first_frame = self._loop.time()
-        segment = self.begin_sentence(sentence, step.index)
-        try:  # the per-frame path: inline, no extra await per frame
-            while frame is not None:
-                if resampler is not None:
-                    frame = resampler.push(frame)
-                if frame is not None and frame.data.size:
-                    self._audio_written = True
-                    await out.capture_frame(frame)
-                    self._timeline.add_audio(frame.duration)
-                try:
-                    frame = await it.__anext__()
-                except StopAsyncIteration:
-                    frame = None
-            if resampler is not None and (tail := resampler.flush()) is not None:
-                await self.play(tail, None)
-        finally:
-            await stream.aclose()
-        self.emit_tts_usage(tts.label, spoken, segment.duration, requested)
-
-    # -- what the tts_node path (node_speech.py) uses --------------------------------------------
-    def speakable(self, sentence: str) -> str:
-        return self._speakable(sentence)
-
-    def begin_sentence(self, sentence: str, step: int) -> TextSegment:
-        segment = self._timeline.begin_text(sentence, step)
-        self._segment_ready.set()
-        return segment
-
-    def tts_requested(self) -> None:
-        if self._timing.tts_request is None:
-            self._timing.tts_request = self._loop.time()
-
-    def tts_first_frame(self) -> None:
-        if self._timing.tts_first_frame is None:
-            self._timing.tts_first_frame = self._loop.time()
-
-    async def play(self, frame: AudioFrame | None, resampler: Resampler | None) -> None:
-        if resampler is not None and frame is not None:
-            frame = resampler.push(frame)
-        if frame is not None and frame.data.size:
-            assert self._out is not None
-            self._audio_written = True
-            await self._out.capture_frame(frame)
-            self._timeline.add_audio(frame.duration)
-
-    def emit_tts_usage(self, provider: str, spoken: str, audio: float, requested: float) -> None:
-        self._session.emit_usage(
-            UsageMetrics(
-                provider=provider,
-                kind="tts",
-                characters=len(spoken),
-                audio_duration=audio,
-                duration=self._loop.time() - requested,
-            )
-        )
-
-    def _shown_text(self) -> ShownText | None:
-        """Where this reply's words go to be shown (through the agent's ``transcription_node``)."""
-        if self._text_out is None:
-            return None
-        session = self._session
-        return ShownText(
-            session.current_agent,
-            self._text_out,
-            lambda e: session.report_error(e, source=error_source(e, "transcription_node"), recoverable=True),
-        )
-
-    def on_playback_started(self, t: float) -> None:
-        if self._audio_started:
-            return
-        self._audio_started = True
-        self._playing.set()
-        self._timing.playback_start = t
-        self._session.set_agent_state(AgentState.SPEAKING)
-
-    async def _sync_text(self) -> None:
-        """Forward each sentence to the text output when its audio starts playing."""
-        out, text_out = self._out, self._text_out
-        if text_out is None:
-            return
-        sent = 0
-        while True:
-            while sent >= len(self._timeline.segments):
-                self._segment_ready.clear()
-                await self._segment_ready.wait()
-            seg = self._timeline.segments[sent]
-            if out is not None and self._audio_written:
-                await self._playing.wait()
-                # a timer to the sentence's start in the playout, re-armed only if the playout lagged
-                while (ahead := seg.start - out.position) > 0:  # noqa: ASYNC110
-                    await asyncio.sleep(max(0.005, ahead))
-            assert self._shown is not None
-            await self._shown.capture(seg.text if sent == 0 else " " + seg.text)
-            sent += 1
 
     # -- tools ------------------------------------------------------------------------------------
     def _record_step_message(self, step: _Step) -> None:
@@ -449,12 +281,12 @@ class ReplyGeneration:
     def _finalize_messages(self, position: float, *, cut: bool = False) -> None:
         """Record what was heard; a reply cut by an interruption or a failure is marked interrupted."""
         interrupted = self._speech.interrupted or cut
-        heard_all = not interrupted or self._out is None or not self._audio_written
+        heard_all = not interrupted or not self._voice.has_output or not self._voice.audio_written
         for step in self._steps:
             if heard_all:
                 text = step.text.strip()
             else:
-                text = self._timeline.heard_text(position, step.index)
+                text = self._voice.heard_text(position, step.index)
             if step.message is not None:  # a tool step: already in history with its full text
                 if not heard_all and text != step.message.content:
                     step.message.content = text
@@ -463,7 +295,7 @@ class ReplyGeneration:
                 continue
             if not text and not interrupted:
                 continue
-            if not text and interrupted and not self._audio_started:
+            if not text and interrupted and not self._voice.audio_started:
                 continue  # nothing was heard: keep no empty message
             msg = ChatMessage(role="assistant", content=text, interrupted=interrupted)
             step.message = msg

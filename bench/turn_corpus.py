@@ -12,10 +12,16 @@ manifest, the voices and the espeak-ng version key the cache), so only the first
 
 Categories: ``clean`` (ends cleanly), ``paused`` (mid-turn hesitations), ``filler`` (ends on a
 trailing filler), ``question`` (ends on a question).
+
+Splits: ``tune`` (``MANIFEST`` in ``VOICES``: the clips the decision policy was tuned on) and
+``heldout`` (``HELDOUT_MANIFEST``, other sentences, in ``HELDOUT_VOICES``, other voices and rates,
+written before the policy was measured on them, never tuned on). ``turn_corpus_recorded.py`` adds
+recorded human speech, also held out.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import io
 import json
@@ -61,6 +67,25 @@ MANIFEST: tuple[tuple[str, str], ...] = (
     ("filler", "yes that works for me uh"),
 )
 VOICES: tuple[tuple[str, int], ...] = (("en-us", 165), ("en-gb", 150), ("en-us+f2", 185))
+HELDOUT_MANIFEST: tuple[tuple[str, str], ...] = (
+    ("paused", "can I pay | by card or only in cash"),
+    ("paused", "my name is | Sarah Johnson"),
+    ("paused", "I'd like the salmon | and a glass of white wine"),
+    ("paused", "the address is twelve | Oak Street"),
+    ("paused", "we need it delivered by | Thursday afternoon"),
+    ("paused", "I am calling because | my internet stopped working"),
+    ("paused", "could you check if there is | a parking space"),
+    ("paused", "the booking should be under | Martinez"),
+    ("paused", "the code on the back is four | two seven"),
+    ("paused", "I ordered the blue one | but I got a red one"),
+    ("clean", "I would like to pay my bill"),
+    ("clean", "that sounds perfect thank you"),
+    ("clean", "please put me through to billing"),
+    ("question", "how much does the delivery cost?"),
+    ("question", "what time do you close tonight?"),
+    ("filler", "I think we are done uh"),
+)
+HELDOUT_VOICES: tuple[tuple[str, int], ...] = (("en-us+m3", 175), ("en-gb-x-rp", 140), ("en-029+f4", 160))
 # cycled over the hesitation points of the corpus: most in 0.6–1.5 s, where silence alone fails
 PAUSES: tuple[float, ...] = (0.6, 1.0, 0.3, 1.3, 0.8, 1.5, 0.45, 1.1, 0.7, 1.4, 0.9, 1.2)
 
@@ -77,6 +102,7 @@ class Clip:
     part_ends: tuple[float, ...]  # when each part's speech ends (the last one is the true end)
     pauses: tuple[tuple[float, float], ...]  # (start, end) of each mid-turn pause
     audio: AudioFrame
+    split: str = "tune"  # tune | heldout | recorded (see the module docstring)
 
     @property
     def text(self) -> str:
@@ -145,22 +171,28 @@ def build_clip(clip_id: str, category: str, text: str, voice: str, rate: int, pa
     t += (raw.size - pos) / ESPEAK_RATE
     part_ends.append(t)
     speech = resample(AudioFrame(np.concatenate(pieces), ESPEAK_RATE), RATE).data.astype(np.float32)
+    parts = tuple(p.strip() for p in text.replace("?", "").split("|"))
+    audio = on_noise_floor(clip_id, speech)
+    return Clip(clip_id, category, voice, rate, parts, tuple(part_ends), tuple(spans), audio)
+
+
+def on_noise_floor(clip_id: str, speech: np.ndarray) -> AudioFrame:
+    """``speech`` (16 kHz float, int16 scale) after ``LEAD`` and before ``TRAIL`` seconds of a faint
+    noise floor (-66 dBFS, seeded by the clip's id), as int16."""
     lead, trail = round(LEAD * RATE), round(TRAIL * RATE)
     total = lead + speech.size + trail
     seed = int(hashlib.sha1(clip_id.encode()).hexdigest()[:8], 16)
     noise = np.random.default_rng(seed).normal(0.0, 32768 * 10 ** (-66 / 20), total).astype(np.float32)
     noise[lead : lead + speech.size] += speech
-    audio = AudioFrame(np.clip(noise, -32768, 32767).astype(np.int16), RATE)
-    parts = tuple(p.strip() for p in text.replace("?", "").split("|"))
-    return Clip(clip_id, category, voice, rate, parts, tuple(part_ends), tuple(spans), audio)
+    return AudioFrame(np.clip(noise, -32768, 32767).astype(np.int16), RATE)
 
 
-def _read_wav(path: Path) -> AudioFrame:
+def read_wav(path: Path) -> AudioFrame:
     with wave.open(str(path)) as w:
         return AudioFrame(np.frombuffer(w.readframes(w.getnframes()), dtype="<i2").astype(np.int16), RATE)
 
 
-def _write_wav(path: Path, frame: AudioFrame) -> None:
+def write_wav(path: Path, frame: AudioFrame) -> None:
     tmp = path.with_suffix(".tmp")
     with wave.open(str(tmp), "wb") as w:
         w.setnchannels(1)
@@ -170,24 +202,37 @@ def _write_wav(path: Path, frame: AudioFrame) -> None:
     tmp.replace(path)
 
 
-def load_corpus(*, limit: int | None = None) -> list[Clip]:
-    """Every clip of the manifest in every voice (built once, then read from the cache)."""
+def load_corpus(*, limit: int | None = None, heldout: bool = False) -> list[Clip]:
+    """Every clip of the manifest in every voice (built once, then read from the cache); with
+    ``heldout``, the held-out sentences in the held-out voices after them."""
     if shutil.which("espeak-ng") is None:
         raise RuntimeError(
             "the turn-taking corpus needs espeak-ng: run scripts/setup.sh (apt-get install espeak-ng)"
         )
+    parts = [("tune", MANIFEST, VOICES, 0)]
+    if heldout:
+        parts.append(("heldout", HELDOUT_MANIFEST, HELDOUT_VOICES, 7))
+    clips: list[Clip] = []
+    for split, manifest, voices, first_pause in parts:
+        clips += _load_split(split, manifest, voices, first_pause)
+    return clips[:limit] if limit is not None else clips
+
+
+def _load_split(
+    split: str, manifest: tuple[tuple[str, str], ...], voices: tuple[tuple[str, int], ...], pause_i: int
+) -> list[Clip]:
     key = hashlib.sha1(
-        json.dumps([MANIFEST, VOICES, PAUSES, MARK, LEAD, TRAIL, _espeak_version()]).encode()
+        json.dumps([manifest, voices, PAUSES, MARK, LEAD, TRAIL, _espeak_version()]).encode()
     ).hexdigest()[:12]
     folder = cache_dir() / key
     folder.mkdir(parents=True, exist_ok=True)
+    prefix = "" if split == "tune" else "h"
     clips: list[Clip] = []
-    pause_i = 0
-    for n, (category, text) in enumerate(MANIFEST):
-        for voice, rate in VOICES:
+    for n, (category, text) in enumerate(manifest):
+        for voice, rate in voices:
             pauses = [PAUSES[(pause_i + k) % len(PAUSES)] for k in range(text.count("|"))]
             pause_i += text.count("|")
-            clip_id = f"{n:02d}-{voice.replace('+', '_')}-{rate}"
+            clip_id = f"{prefix}{n:02d}-{voice.replace('+', '_')}-{rate}"
             wav, meta = folder / f"{clip_id}.wav", folder / f"{clip_id}.json"
             if wav.exists() and meta.exists():
                 m = json.loads(meta.read_text())
@@ -199,21 +244,21 @@ def load_corpus(*, limit: int | None = None) -> list[Clip]:
                     tuple(m["parts"]),
                     tuple(m["part_ends"]),
                     tuple(tuple(p) for p in m["pauses"]),  # type: ignore[misc]
-                    _read_wav(wav),
+                    read_wav(wav),
+                    split,
                 )
             else:
                 clip = build_clip(clip_id, category, text, voice, rate, pauses)
-                _write_wav(wav, clip.audio)
+                clip = dataclasses.replace(clip, split=split)
+                write_wav(wav, clip.audio)
                 meta.write_text(
                     json.dumps({"parts": clip.parts, "part_ends": clip.part_ends, "pauses": clip.pauses})
                 )
             clips.append(clip)
-            if limit is not None and len(clips) >= limit:
-                return clips
     return clips
 
 
 if __name__ == "__main__":
-    for c in load_corpus():
+    for c in load_corpus(heldout=True):
         pauses = ", ".join(f"{b - a:.2f}s" for a, b in c.pauses)
         print(f"{c.id:<22} {c.category:<9} end={c.speech_end:.2f}s pauses=[{pauses}] {c.text}")

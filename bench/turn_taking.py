@@ -1,13 +1,16 @@
 """Turn-taking quality: false cuts and reply delay per turn-detection configuration, one corpus.
 
 Every clip of ``bench/turn_corpus.py`` (espeak-ng voices; clean ends, mid-turn pauses of
-0.3–1.5 s, trailing fillers, questions) is spoken into a real :class:`AgentSession` with the real
+0.3–1.5 s, trailing fillers, questions) and of ``bench/turn_corpus_recorded.py`` (recorded human
+speech) is spoken into a real :class:`AgentSession` with the real
 Silero VAD, a streaming STT that transcribes from the corpus's ground truth (interim: the words
 whose audio has been heard; final: at the end of the segment; zero delay), a scripted LLM and TTS. The loop runs on virtual time; any real
 compute a configuration does on the decision path (the turn model) is charged to the virtual clock
 as the thread CPU time it took.
 
-Per configuration:
+Per configuration and part of the corpus (``part=all``: the espeak clips the policy was tuned on
+plus the held-out ones; ``part=tune``; ``part=heldout``: other sentences in other voices;
+``part=recorded``: one real voice, also held out):
 
 - ``false_cut_pct``: paused clips where the turn was taken during a mid-turn pause, in %;
 - ``eot_p50_ms`` / ``eot_p95_ms``: true end of speech → end-of-turn decision;
@@ -23,9 +26,12 @@ transcript cues alone after a 0.2 s pause); ``smart_turn_text_llm300`` and
 ``..._preemptive``: the same with a 300 ms LLM time to first token, without and with preemptive
 generation. The model's cost is measured apart, on a real loop:
 thread CPU per decision (features + inference) and the longest event-loop stall while decisions
-run in the executor (``RESULT smart_turn_cost``).
+run in the executor (``RESULT smart_turn_cost``), with the features' and the ONNX run's shares.
 
-Usage: ``python bench/turn_taking.py [--limit N] [--config NAME ...]``
+``--sweep`` adds the Smart Turn detector with one option changed at a time from its defaults
+(threshold, pause_duration, max_pause): the measurements its defaults were chosen by.
+
+Usage: ``python bench/turn_taking.py [--limit N] [--config NAME ...] [--sweep]``
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import logging
+import os
 import sys
 import time
 from collections.abc import AsyncIterator, Callable, Sequence
@@ -43,6 +50,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from turn_corpus import Clip, load_corpus  # noqa: E402
+from turn_corpus_recorded import load_recorded  # noqa: E402
 
 from livekitex_agent import Agent  # noqa: E402
 from livekitex_agent.chat import ChatMessage  # noqa: E402
@@ -60,10 +68,14 @@ from livekitex_agent.providers.stt import (  # noqa: E402
     iterate_events,
 )
 from livekitex_agent.session import AgentSession  # noqa: E402
+from livekitex_agent.session.turn_detection import DetectorTurns  # noqa: E402
 from livekitex_agent.testing import FakeLLM, FakeTTS, MemoryIO, run_virtual  # noqa: E402
 from livekitex_agent.testing.fakes import FakeLLMResponse  # noqa: E402
 
 FRAME = 0.02
+# int8 operations of one Smart Turn v3.2 decision (Whisper-tiny encoder on 8 s: 2 convolutions,
+# 4 layers of 400 tokens x 384, 6 heads, FFN 1536): 3.57 G multiply-adds
+MODEL_GOP = 7.1
 TAIL = 0.25
 CUT_MARGIN = 0.05  # a decision this long before the true end is a cut (the VAD lags ~1 window)
 
@@ -132,6 +144,9 @@ class ChargedDetector(TurnDetector):
     """Runs a detector's model inline and charges its thread CPU time to the virtual clock."""
 
     def __init__(self, inner: Any, **kwargs: Any) -> None:
+        if isinstance(inner, TurnDetector):  # the detector's own defaults, unless a config says otherwise
+            for name in ("threshold", "pause_duration", "max_pause", "transcript_cues"):
+                kwargs.setdefault(name, getattr(inner, name))
         super().__init__(**kwargs)
         self.inner = inner
         self.costs: list[float] = []
@@ -143,6 +158,21 @@ class ChargedDetector(TurnDetector):
         self.costs.append(cost)
         await asyncio.sleep(cost)
         return p
+
+
+class _Signalled(TurnDetector):
+    """Asks the real detector (in its executor) and says when it answered."""
+
+    def __init__(self, inner: Any) -> None:
+        super().__init__(transcript_cues=False)
+        self.inner = inner
+        self.done = asyncio.Event()
+
+    async def predict_end_of_turn(self, audio: Any, transcript: str, *, language: str | None = None) -> float:
+        try:
+            return float(await self.inner.predict_end_of_turn(audio, transcript, language=language))
+        finally:
+            self.done.set()
 
 
 class TextOnly:
@@ -215,27 +245,50 @@ async def run_clip(clip: Clip, vad: VAD, config: Config) -> ClipResult:
     return ClipResult(clip, decisions, replies, len(llm.requests))
 
 
-def report(config: Config, results: list[ClipResult], wall: float) -> str:
+def report(config: Config, results: list[ClipResult], wall: float, part: str) -> str:
     paused = [r for r in results if r.clip.pauses]
     cuts = sum(r.false_cut for r in paused)
     eot = [d * 1000 for r in results if (d := r.eot_delay()) is not None]
     reply = [d * 1000 for r in results if (d := r.reply_delay()) is not None]
     missed = len(results) - len(reply)
     print(
-        f"# {config.name}: {len(results)} clips ({len(paused)} paused, {cuts} cut), "
+        f"# {config.name} part={part}: {len(results)} clips ({len(paused)} paused, {cuts} cut), "
         f"{missed} without a reply after the end, {wall:.1f} s wall",
         flush=True,
     )
-    for r in paused:
+    for r in paused if part != "all" else []:
         if r.false_cut:
             print(f"#   cut: {r.clip.id} {r.clip.text!r} pauses={r.clip.pauses}")
+    slow = sorted(
+        ((d, r.clip.id) for r in results if (d := r.reply_delay()) is not None and d > 0.5), reverse=True
+    )
+    if slow and part != "all":
+        worst = ", ".join(f"{i} {d * 1000:.0f}" for d, i in slow[:6])
+        print(f"#   {len(slow)} replies later than 500 ms; the latest: {worst}")
     return (
-        f"RESULT turn_taking config={config.name} false_cut_pct={100 * cuts / max(1, len(paused)):.1f} "
+        f"RESULT turn_taking config={config.name} part={part} "
+        f"false_cut_pct={100 * cuts / max(1, len(paused)):.1f} "
         f"eot_p50_ms={percentile(eot, 50):.0f} eot_p95_ms={percentile(eot, 95):.0f} "
         f"reply_p50_ms={percentile(reply, 50):.0f} reply_p95_ms={percentile(reply, 95):.0f} "
         f"llm_requests_per_clip={sum(r.llm_requests for r in results) / len(results):.2f} "
         f"clips={len(results)} paused={len(paused)}"
     )
+
+
+def sweep_configs(model: Any) -> list[Config]:
+    """``--sweep``: the detector's defaults, one option changed at a time (how they were chosen)."""
+    changes: list[tuple[str, dict[str, Any]]] = [
+        ("threshold_0.3", {"threshold": 0.3}),
+        ("threshold_0.7", {"threshold": 0.7}),
+        ("pause_0.15s", {"pause_duration": 0.15}),
+        ("pause_0.3s", {"pause_duration": 0.3}),
+        ("max_pause_1.0s", {"max_pause": 1.0}),
+        ("max_pause_1.5s", {"max_pause": 1.5}),
+    ]
+    return [
+        Config(f"smart_turn_text_{name}", {"turn_detection": ChargedDetector(model, **kw)})
+        for name, kw in changes
+    ]
 
 
 def configs(model: Any) -> list[Config]:
@@ -256,13 +309,24 @@ def configs(model: Any) -> list[Config]:
 
 
 def measure_model_cost(model: Any, clips: list[Clip], decisions: int = 40) -> str:
-    """Thread CPU per decision, and the longest event-loop stall while decisions run in the executor."""
+    """Thread CPU per decision (and its features / ONNX shares), and the longest event-loop stall
+    while decisions run in the executor."""
+    from livekitex_agent.plugins.local.smart_turn import features
+
     audio = [c.audio.data[: round((c.speech_end + 0.2) * 16000)].astype("float32") / 32768 for c in clips]
     cpu: list[float] = []
+    feat: list[float] = []
+    onnx: list[float] = []
+    session = model._model()
     for i in range(decisions):
         t0 = time.thread_time()
-        model.infer(audio[i % len(audio)])
-        cpu.append((time.thread_time() - t0) * 1000)
+        x = features(audio[i % len(audio)])
+        t1 = time.thread_time()
+        session.run(None, {"input_features": x})
+        t2 = time.thread_time()
+        feat.append((t1 - t0) * 1000)
+        onnx.append((t2 - t1) * 1000)
+        cpu.append((t2 - t0) * 1000)
 
     async def ticker(stop: asyncio.Event, gaps: list[float]) -> None:
         loop = asyncio.get_running_loop()
@@ -276,22 +340,39 @@ def measure_model_cost(model: Any, clips: list[Clip], decisions: int = 40) -> st
     async def run(with_model: bool) -> float:
         stop, gaps = asyncio.Event(), []
         tick = asyncio.create_task(ticker(stop, gaps))
+        signalled = _Signalled(model)
+        turns = DetectorTurns(
+            signalled, sample_rate=16000, language="en", on_complete=lambda: None, on_error=lambda e: None
+        )
         for i in range(decisions):
-            if with_model:
-                await model.predict_end_of_turn(audio[i % len(audio)], "")
+            if with_model:  # the session's path: the turn's audio from the ring, then the executor
+                clip = clips[i % len(clips)]
+                turns.audio.push(clip.audio.data[: round((clip.speech_end + 0.2) * 16000)])
+                turns.audio.start_turn(clip.speech_end + 0.2)
+                turns.ask(clip.text)
+                await signalled.done.wait()
+                signalled.done.clear()
+                turns.cancel()
+                turns.audio.end_turn()
             else:
                 await asyncio.sleep(0.04)
         stop.set()
         await tick
+        await turns.aclose()
         return max(gaps) - 1.0  # beyond the 1 ms the ticker asked to sleep
 
-    # other processes on a shared machine delay the loop too: the stall that recurs in every run is ours
-    idle_stall = min(asyncio.run(run(False)) for _ in range(3))
-    stall = min(asyncio.run(run(True)) for _ in range(3))
+    # other processes on a shared machine delay the loop too: the stall that recurs in every run is
+    # ours; idle and busy runs alternate so that both see the same machine
+    idle, busy = [], []
+    for _ in range(3):
+        idle.append(asyncio.run(run(False)))
+        busy.append(asyncio.run(run(True)))
     return (
         f"RESULT smart_turn_cost infer_cpu_p50_ms={percentile(cpu, 50):.1f} "
-        f"infer_cpu_p95_ms={percentile(cpu, 95):.1f} loop_stall_max_ms={stall:.1f} "
-        f"loop_stall_idle_max_ms={idle_stall:.1f} decisions={decisions}"
+        f"infer_cpu_p95_ms={percentile(cpu, 95):.1f} features_cpu_p50_ms={percentile(feat, 50):.1f} "
+        f"onnx_cpu_p50_ms={percentile(onnx, 50):.1f} model_gop={MODEL_GOP} "
+        f"loop_stall_max_ms={min(busy):.1f} loop_stall_idle_max_ms={min(idle):.1f} "
+        f"load_avg_1m={os.getloadavg()[0]:.2f} decisions={decisions}"
     )
 
 
@@ -301,22 +382,32 @@ def main() -> None:
     )
     parser.add_argument("--limit", type=int, default=None, help="only the first N clips")
     parser.add_argument("--config", action="append", help="only these configurations (repeatable)")
+    parser.add_argument("--sweep", action="store_true", help="also the detector's options one at a time")
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     from livekitex_agent.plugins import local
 
-    clips = load_corpus(limit=args.limit)
+    clips = load_corpus(limit=args.limit, heldout=True) + ([] if args.limit else load_recorded())
+    parts = {
+        "all": [c for c in clips if c.split != "recorded"],
+        "tune": [c for c in clips if c.split == "tune"],
+        "heldout": [c for c in clips if c.split == "heldout"],
+        "recorded": [c for c in clips if c.split == "recorded"],
+    }
     vad = local.SileroVAD()
     vad.prewarm()
     model = local.SmartTurnDetector()
     model.prewarm()
-    lines = [measure_model_cost(model, clips)]
-    for config in configs(model):
+    lines = [measure_model_cost(model, parts["tune"])]
+    for config in configs(model) + (sweep_configs(model) if args.sweep else []):
         if args.config and config.name not in args.config:
             continue
         t0 = time.perf_counter()
-        results = [run_virtual(run_clip(clip, vad, config)) for clip in clips]
-        lines.append(report(config, results, time.perf_counter() - t0))
+        results = {c.id: run_virtual(run_clip(c, vad, config)) for c in clips}
+        wall = time.perf_counter() - t0
+        for part, members in parts.items():
+            if members:
+                lines.append(report(config, [results[c.id] for c in members], wall, part))
     for line in lines:
         print(line)
 

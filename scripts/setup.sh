@@ -49,4 +49,5 @@ scripts/install-playground.sh  # the playground's livekit-client bundle, and chr
 scripts/install-docs-tools.sh  # chromium and mermaid-cli for the docs checks (tests/docs/test_mermaid.py)
 scripts/install-smart-turn.sh  # the end-of-turn model (SmartTurnDetector) into .tools/models
 scripts/install-livekit-agents.sh  # the peer of bench/capacity_sbs.py
+scripts/install-speech-samples.sh  # recorded speech for bench/turn_taking.py (tests/bench/test_turn_corpus.py)
 say "ready"

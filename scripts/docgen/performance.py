@@ -58,9 +58,12 @@ KNOWN: dict[str, Known] = {
         "turns",
         "End of turn: false cuts against reply delay, per configuration",
         "Every clip of `bench/turn_corpus.py` (espeak-ng voices; clean ends, mid-turn pauses of 0.3–1.5 s, "
-        "trailing fillers, questions) spoken into a real `AgentSession` (Silero VAD, a streaming STT fed "
+        "trailing fillers, questions) and of `bench/turn_corpus_recorded.py` (recorded human speech: "
+        "Asterisk voice prompts) spoken into a real `AgentSession` (Silero VAD, a streaming STT fed "
         "from the corpus's ground truth, scripted LLM and TTS) on virtual time, the turn model's compute "
-        "charged as the thread CPU it took. Per configuration: `false_cut_pct`, paused clips whose turn "
+        "charged as the thread CPU it took. Per configuration and part (`all`: the espeak clips; `tune`: "
+        "those the decision was tuned on; `heldout`: other sentences in other voices; `recorded`: one "
+        "real voice, also held out): `false_cut_pct`, paused clips whose turn "
         "was taken during a mid-turn pause (%); `eot_*`, true end of speech → end-of-turn decision; "
         "`reply_*`, true end of speech → first agent audio; LLM requests per clip (preemptive generation "
         "makes more).",
@@ -70,13 +73,19 @@ KNOWN: dict[str, Known] = {
     "smart_turn_cost": Known(
         "turns",
         "Cost of the Smart Turn model",
-        "The end-of-turn model on a real loop: thread CPU per decision (features and inference), and the "
-        "longest event-loop stall while decisions run in the executor (and with none running).",
+        "The end-of-turn model on a real loop: thread CPU per decision (features and inference, and "
+        "each apart), the model's int8 operations per decision, and the longest event-loop stall while "
+        "decisions run through the session's path (turn audio from the ring, the executor), and with "
+        "none running; the best of three runs each, the load average beside them.",
         (
             Figure("infer_cpu_p50_ms", "CPU per decision p50 (ms)"),
             Figure("infer_cpu_p95_ms", "CPU per decision p95 (ms)"),
+            Figure("features_cpu_p50_ms", "features CPU p50 (ms)"),
+            Figure("onnx_cpu_p50_ms", "ONNX CPU p50 (ms)"),
+            Figure("model_gop", "int8 operations per decision (G)"),
             Figure("loop_stall_max_ms", "event-loop stall while deciding, max (ms)"),
             Figure("loop_stall_idle_max_ms", "event-loop stall idle, max (ms)"),
+            Figure("load_avg_1m", "load average (1 min) at the end"),
             Figure("decisions", "decisions"),
         ),
     ),

@@ -146,6 +146,8 @@ def test_turn_detection_rejects_anything_but_vad_or_a_detector() -> None:
         ("I'd like a table for", "en", True),
         ("my number is", "en-US", True),
         ("book it and", None, True),
+        ("the booking should be under", "en", True),
+        ("can you turn it over", "en", False),
         ("a table for four people", "en", False),
         ("can you book it for tomorrow?", "en", False),
         ("is it for me.", "en", False),  # the STT punctuated an end
@@ -173,3 +175,17 @@ def test_turn_audio_keeps_the_turn_from_its_start_and_at_most_its_length() -> No
     assert turn.size == 16000 and np.allclose(turn * 32768, 4)
     audio.end_turn()
     assert audio.turn_audio(8000).size == 8000  # no open turn: the whole buffer, resampled
+
+
+@pytest.mark.parametrize("chunks", [[320] * 60, [5000, 20000, 320], [16001], [7, 16000, 3]])
+def test_turn_audio_comes_out_in_the_order_it_was_heard_across_the_ring(chunks: list[int]) -> None:
+    audio = TurnAudio(16000, seconds=1.0)
+    heard = np.arange(sum(chunks), dtype=np.int64) % 30000 - 15000  # a ramp: any reordering shows
+    pos = 0
+    for n in chunks:
+        audio.push(heard[pos : pos + n].astype(np.int16))
+        pos += n
+    assert np.array_equal(audio.turn_audio(16000) * 32768, heard[-16000:])
+    audio.start_turn(0.25)
+    audio.push(heard[:800].astype(np.int16))
+    assert np.array_equal(audio.turn_audio(16000) * 32768, np.r_[heard[-4000:], heard[:800]])

@@ -32,13 +32,14 @@ def _words(text: str) -> frozenset[str]:
 
 # Words after which a sentence rarely ends: articles, possessives, prepositions, conjunctions,
 # copulas. Words that often end a sentence in speech are left out ("you", "do", "that", "why",
-# "on" is kept though "turn it on" ends on it). Keyed by language prefix ("en" for "en-US");
+# "over", "around", "behind", "inside"; "on" is kept though "turn it on" ends on it). Keyed by language prefix ("en" for "en-US");
 # other languages get no cue.
 UNFINISHED_ENDINGS: dict[str, frozenset[str]] = {
     "en": _words(
         "a an the my your his her its our their this these those some any every "
         "to of for from with without at in on onto into by about as than between through during "
-        "before after until towards toward upon via per and or but nor because if whether although "
+        "before after until towards toward upon via per under beneath underneath against among "
+        "amongst beside beyond within across and or but nor because if whether although "
         "though unless is are am was were i'm it's let's very just"
     ),
     "fr": _words(
@@ -81,8 +82,11 @@ class TurnAudio:
     def push(self, data: npt.NDArray[np.int16]) -> None:
         size = self._buf.size
         n = data.size
-        if n >= size:  # sample i lives at i % size
-            self._buf[np.arange(self._written + n - size, self._written + n) % size] = data[-size:]
+        if n >= size:  # sample i lives at i % size: the last ``size`` samples, rotated
+            pos = (self._written + n) % size
+            tail = data[-size:]
+            self._buf[pos:] = tail[: size - pos]
+            self._buf[:pos] = tail[size - pos :]
             self._written += n
             return
         pos = self._written % size
@@ -106,11 +110,14 @@ class TurnAudio:
         start = self._written - size if self._turn_start is None else self._turn_start
         n = min(size, self._written - max(0, start))
         pos = self._written % size
-        idx = np.arange(pos - n, pos) % size
-        audio = self._buf[idx]
+        audio = np.empty(n, dtype=np.int16)  # two slices of the ring (runs on the loop: no fancy indexing)
+        head = min(n, pos)
+        audio[n - head :] = self._buf[pos - head : pos]
+        if n > head:
+            audio[: n - head] = self._buf[size - (n - head) :]
         if self.sample_rate != rate:
             audio = resample(AudioFrame(audio, self.sample_rate), rate).data
-        return audio.astype(np.float32) / 32768.0
+        return np.multiply(audio, np.float32(1 / 32768), dtype=np.float32)
 
 
 class DetectorTurns:

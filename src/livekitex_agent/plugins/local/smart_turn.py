@@ -125,11 +125,14 @@ def features(audio: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 class SmartTurnDetector(TurnDetector):
     """End-of-turn detection with the Smart Turn v3.2 audio model (see the module docstring).
 
+    A decision costs ~4 ms of features and ~37 ms of ONNX on one core of this project's CI machine
+    when it is quiet (7.1 G int8 operations for the 8 s window; ``bench/turn_taking.py``); it runs
+    on its own thread (onnxruntime releases the GIL) and the event loop never waits for it. The
+    defaults are the best balance ``bench/turn_taking.py --sweep`` measured.
+
     ``model_path``: the ONNX file; else ``$LIVEKITEX_SMART_TURN_MODEL``; else ``.tools/models``
     (current directory, then the source checkout), ``~/.cache/livekitex-agent/models`` and an
-    installed ``pipecat-ai``. Measured ~35–40 ms of one core per decision on this project's shared
-    CI machine (``bench/turn_taking.py``); the event loop never waits for it.
-
+    installed ``pipecat-ai``.
     ``threshold``: the probability at or above which a pause ends the turn.
     ``pause_duration``: seconds of silence before the model is asked.
     ``max_pause``: seconds of silence after which the turn ends whatever the model says.

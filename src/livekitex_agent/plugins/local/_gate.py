@@ -27,7 +27,19 @@ class LevelGate:
         self, window: npt.NDArray[np.float32], probability: float, threshold: float, speaking: bool
     ) -> float:
         """The gated probability of ``window`` (float samples in [-1, 1]); ``speaking`` = a segment is open."""
-        power = float(np.dot(window, window)) / window.size
+        return self.apply_power(self.power(window), probability, threshold, speaking)
+
+    @staticmethod
+    def power(window: npt.NDArray[np.float32]) -> float:
+        """The mean square of ``window`` (float samples in [-1, 1])."""
+        return float(np.dot(window, window)) / window.size
+
+    def below_floor(self, power: float) -> bool:
+        """A window of this ``power`` is silence whatever the model says."""
+        return power < self._floor
+
+    def apply_power(self, power: float, probability: float, threshold: float, speaking: bool) -> float:
+        """:meth:`apply` for a window whose :meth:`power` is known."""
         if power < self._floor:
             return 0.0
         if not speaking:

@@ -193,6 +193,10 @@ class SileroState:
         np.copyto(self._context_dst, self._context_src)  # this window's tail: the next one's context
         return probability
 
+    def skip(self) -> None:
+        """Pass ``window`` by without running the model: it only becomes the next window's context."""
+        np.copyto(self._context_dst, self._context_src)
+
     def reset(self) -> None:
         self._input.fill(0.0)
         self._state.fill(0.0)

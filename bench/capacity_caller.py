@@ -38,10 +38,12 @@ from livekitex_agent.rooms.livekit.conventions import ATTR_AGENT_STATE
 from livekitex_agent.worker.tokens import sign
 
 RATE = 16000
-FRAME = RATE // 50  # 20 ms frames
+FRAME_MS = 40  # frames said and heard: half the SDK calls of 20 ms ones (the callers share a CPU with the server)
+FRAME = RATE * FRAME_MS // 1000
 AUDIBLE_RMS = 300.0  # an agent frame this loud (about -40 dBFS) is voice, not silence or comfort noise
 LINE = "What time is it in Paris?"
 JOIN_TIMEOUT = 20.0
+REPLY_TAIL = 1.0  # seconds the last reply of a call may take to arrive after the agent finished it
 
 
 def _is_agent(p: rtc.Participant) -> bool:
@@ -72,6 +74,7 @@ class Caller:
         self._cycle[: clip.size] = clip
         self._delay = round(offset * RATE) // FRAME  # frames of silence before the first turn (stagger)
         self._agent_here = asyncio.Event()
+        self._whole = asyncio.Event()  # the last reply was heard for ``min_reply`` seconds
         self._finishing = False  # no new clip: the bench is about to stop
         self._source = rtc.AudioSource(RATE, 1, queue_size_ms=100)
         self._task: asyncio.Task[None] | None = None
@@ -97,7 +100,7 @@ class Caller:
 
     def _on_track(self, track: rtc.Track, _pub: rtc.RemoteTrackPublication, p: rtc.RemoteParticipant) -> None:
         if _is_agent(p) and track.kind == rtc.TrackKind.KIND_AUDIO and self._listen_task is None:
-            stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1, frame_size_ms=20)
+            stream = rtc.AudioStream(track, sample_rate=RATE, num_channels=1, frame_size_ms=FRAME_MS)
             self._listen_task = asyncio.get_running_loop().create_task(self._listen(stream))
 
     async def _listen(self, stream: rtc.AudioStream) -> None:
@@ -110,8 +113,11 @@ class Caller:
                 self.delays_ms.append((time.monotonic() - self._clip_end) * 1000.0)
                 self._clip_end = None
                 self.heard.append(0.0)
+                self._whole.clear()
             if self.heard:
                 self.heard[-1] += data.size / RATE
+                if self.heard[-1] >= self._min_reply:
+                    self._whole.set()
 
     def _reply_over(self) -> None:
         """A new clip starts (or the call ends): the previous reply is complete, or was cut short."""
@@ -155,6 +161,12 @@ class Caller:
         """Say no new clip and wait (at most ``timeout`` seconds) for the answer to the last one."""
         self._finishing = True
         await self.replies.wait_for(self.said, timeout)
+        # the agent says it is listening again once its last frame left; that frame may still be
+        # on its way here (network, jitter buffer): the last reply is judged once heard whole, or
+        # after REPLY_TAIL seconds
+        if self.heard and self.heard[-1] < self._min_reply:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self._whole.wait(), REPLY_TAIL)
         self._reply_over()
 
     async def aclose(self) -> None:

@@ -229,6 +229,11 @@ class CallerProcess:
         self._env = {**os.environ, "LIVEKIT_API_KEY": server.api_key, "LIVEKIT_API_SECRET": server.api_secret}
         self._proc: asyncio.subprocess.Process | None = None
 
+    @property
+    def pid(self) -> int | None:
+        """The caller process's id, while it runs."""
+        return self._proc.pid if self._proc is not None else None
+
     async def start(self, timeout: float = 60.0) -> None:
         self._proc = await asyncio.create_subprocess_exec(
             *self._args, stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, env=self._env

@@ -8,7 +8,8 @@ end of its output), never left out. The file also records when, on which commit 
 (cores, CPU model, memory, load average) the figures were measured: ``docs/flow/performance.md`` is
 generated from it (``scripts/gen_docs.py``).
 
-Usage: ``python scripts/collect_bench.py [bench/x.py ...] [--timeout 600] [--merge]``
+Usage: ``python scripts/collect_bench.py [bench/x.py ...] [--timeout 600] [--merge]`` (a benchmark
+that declares a longer ``BENCH_TIMEOUT`` gets that)
 (``--merge`` keeps the other benchmarks' entries of an existing results file).
 """
 
@@ -31,12 +32,20 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results.json"
 RESULT_RE = re.compile(r"^RESULT\s+(\S+)((?:\s+\S+=\S*)*)\s*$")
+TIMEOUT_RE = re.compile(r"^BENCH_TIMEOUT\s*=\s*(\d+(?:\.\d+)?)\b", re.MULTILINE)
 
 
 def is_benchmark(path: Path) -> bool:
     """A script that prints RESULT lines when run (not a helper module of another benchmark)."""
     text = path.read_text(encoding="utf-8")
     return "RESULT " in text and '__name__ == "__main__"' in text
+
+
+def declared_timeout(path: Path) -> float | None:
+    """The time limit a benchmark declares for itself (a module-level ``BENCH_TIMEOUT = seconds``):
+    a benchmark that needs longer than ``--timeout`` by design says so where it is written."""
+    m = TIMEOUT_RE.search(path.read_text(encoding="utf-8"))
+    return float(m.group(1)) if m else None
 
 
 def find_benchmarks() -> list[Path]:
@@ -198,7 +207,8 @@ def main(argv: list[str] | None = None) -> int:
     entries = [e for e in previous if e["script"] not in ran]
     for path in scripts:
         # each entry says when and on which commit it ran (--merge keeps older entries)
-        entries.append({**run_benchmark(path, args.timeout), "date": doc["date"], "commit": doc["commit"]})
+        timeout = max(args.timeout, declared_timeout(path) or 0.0)
+        entries.append({**run_benchmark(path, timeout), "date": doc["date"], "commit": doc["commit"]})
         doc["benchmarks"] = sorted(entries, key=lambda e: e["script"])
         args.output.write_text(json.dumps(doc, indent=2) + "\n")  # written after each: a crash keeps the rest
     bad = [e["script"] for e in entries if e["status"] != "ok"]

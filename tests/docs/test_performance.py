@@ -6,7 +6,7 @@ import json
 import re
 from pathlib import Path
 
-from collect_bench import is_benchmark, parse_results, run_benchmark
+from collect_bench import declared_timeout, is_benchmark, parse_results, run_benchmark
 from docgen.performance import PERFORMANCE_MD, render_performance
 from docscan import ROOT
 
@@ -153,3 +153,13 @@ def test_a_benchmark_that_fails_or_hangs_is_recorded_not_dropped(tmp_path: Path)
     assert entries["hangs.py"]["status"] == "timeout"
     assert entries["hangs.py"]["note"] == "did not finish within 2 s"
     assert entries["hangs.py"]["results"] == [{"name": "hangs", "values": {"partial": 1}}]
+
+
+def test_a_benchmark_may_declare_a_longer_time_limit(tmp_path: Path) -> None:
+    long = tmp_path / "long.py"
+    long.write_text('BENCH_TIMEOUT = 1020  # seconds\nprint("RESULT x a=1")\n')
+    plain = tmp_path / "plain.py"
+    plain.write_text('print("RESULT x a=1")\n')
+    assert declared_timeout(long) == 1020.0
+    assert declared_timeout(plain) is None
+    assert declared_timeout(ROOT / "bench" / "capacity_sbs.py") == 1020.0

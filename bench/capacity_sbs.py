@@ -173,6 +173,7 @@ class Capacity:
     framework: str
     search: CapacitySearch[Step]
     cores: int
+    errors: int = 0  # steps that could not run (a worker that did not start, callers that failed)
 
     @property
     def best(self) -> Step | None:
@@ -196,7 +197,7 @@ async def search_all(
     ]
     deadline = time.monotonic() + args.budget
     longest = 0.0  # the longest step so far, seconds: a step that would end past the deadline is not run
-    for _ in range(len(found) * args.max_runs):  # bounded: each turn runs one step or ends a search
+    for _ in range(args.max_runs + 2):  # bounded: each turn runs (or twice fails to run) a step per search
         todo = [c for c in found if c.search.next_calls() is not None]
         if not todo:
             break
@@ -209,7 +210,14 @@ async def search_all(
                 continue
             window = plan.window * (2.0 if calls == 1 else 1.0)  # the base: more replies
             began = time.monotonic()
-            step = await run_step(server, c.framework, calls, plan, window)
+            try:
+                step = await run_step(server, c.framework, calls, plan, window)
+            except (RuntimeError, TimeoutError, OSError) as e:  # once may be the machine: twice ends it
+                c.errors += 1
+                print(f"  {c.framework} {calls} call(s): the step could not run: {e}", flush=True)
+                if c.errors >= 2:
+                    c.search.stop("error")
+                continue
             longest = max(longest, time.monotonic() - began)
             verdict = c.search.record(Run(calls, step.delays_ms, step.dropped, step))
             print(f"{step.line()}\n    -> {judged(verdict)}", flush=True)

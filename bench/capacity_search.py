@@ -5,7 +5,8 @@ A step is ``calls`` concurrent calls on a fresh worker. The first step is one ca
 p95 is the framework's own base. A later step passes if its reply p95 is within ``margin_ms`` of
 that base and no audio was dropped. Steps climb ``ladder`` until one fails; then the search bisects
 between the largest passing and the smallest failing step down to one call. A step whose first run
-is marginal (p95 within ``marginal_ms`` of the bound, or audio dropped) runs again, and a third time
+is marginal (p95 within ``marginal_ms`` of the bound, or audio dropped with p95 not clearly over the
+bound) runs again, and a third time
 if the two runs disagree: the majority decides (one run spoiled by other work on a shared machine
 does not), and the step's p95 is the median of the deciding runs'. The number of runs is bounded.
 """
@@ -143,7 +144,9 @@ class CapacitySearch(Generic[T]):
         return "dropped" if run.dropped or p != p else "p95" if p > bound else ""
 
     def _marginal(self, run: Run[T], bound: float) -> bool:
-        """Worth another run: audio dropped (noise may drop a frame), or p95 close to the bound."""
-        return bool(run.dropped) or (
-            self.base_ms is not None and abs(p95(run.delays_ms) - bound) <= self.marginal_ms
-        )
+        """Worth another run: p95 close to the bound, or audio dropped while p95 is not clearly
+        over it (noise may drop a frame; a step far over the bound has failed anyway)."""
+        if self.base_ms is None:
+            return bool(run.dropped)
+        p = p95(run.delays_ms)
+        return abs(p - bound) <= self.marginal_ms or (bool(run.dropped) and not p > bound + self.marginal_ms)

@@ -70,10 +70,12 @@ def test_audio_dropped_in_two_runs_fails_the_step() -> None:
     assert search.largest_pass == 3 and search.limited_by == "dropped"
 
 
-def test_a_clear_failure_is_not_run_again() -> None:
+@pytest.mark.parametrize("dropped", [0, 5])
+def test_a_clear_failure_is_not_run_again(dropped: int) -> None:
     search: CapacitySearch[None] = CapacitySearch([1, 2, 4])
-    order = drive(search, lambda calls, _: (BASE + (900 if calls == 4 else 0), 0))
+    order = drive(search, lambda calls, _: (BASE + (900 if calls == 4 else 0), dropped if calls == 4 else 0))
     assert order == [1, 2, 4, 3]
+    assert search.largest_pass == 3 and search.limited_by == ("dropped" if dropped else "p95")
 
 
 def test_the_number_of_runs_is_bounded_and_the_best_pass_stands() -> None:

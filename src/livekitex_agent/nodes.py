@@ -20,12 +20,12 @@ from typing import Any, Literal, Protocol, TypeVar
 
 from .chat import ChatContext
 from .errors import NodeError, ProviderError
-from .media.frame import AudioFrame, combine_frames
-from .media.resample import Resampler, resample
-from .providers.base import open_stream, with_retries
+from .media.frame import AudioFrame
+from .media.resample import Resampler
+from .providers.base import open_stream
 from .providers.llm import LLM, ChatChunk
 from .providers.resume import resumable_chat, resumable_synthesis
-from .providers.stt import STT, SpeechEvent, SpeechEventType, STTStream
+from .providers.stt import STT, SpeechEvent, SpeechEventType, STTStream, recognize_segment
 from .providers.tts import TTS
 from .tools.function_tool import FunctionTool
 
@@ -133,7 +133,7 @@ async def default_stt_node(ctx: NodeContext, audio: AsyncIterable[AudioFrame]) -
     if not (ctx.stt_streaming and stt.capabilities.streaming):
         frames = [f async for f in audio]
         if frames:
-            yield await _recognize(stt, frames, ctx.language)
+            yield await recognize_segment(stt, frames, language=ctx.language)
         return
     feed = _Feed()
     try:
@@ -167,7 +167,7 @@ async def default_stt_node(ctx: NodeContext, audio: AsyncIterable[AudioFrame]) -
                 ctx.report_error(e, source="stt")
         await pump  # every frame of the segment, then per-segment recognition
         if feed.frames:
-            yield await _recognize(stt, feed.frames, ctx.language)
+            yield await recognize_segment(stt, feed.frames, language=ctx.language)
     finally:
         if not pump.done():
             pump.cancel()
@@ -207,15 +207,6 @@ class _Feed:
 
     def _fail(self, error: BaseException) -> None:
         self.broken, self.error = True, error
-
-
-async def _recognize(stt: STT, frames: list[AudioFrame], language: str | None) -> SpeechEvent:
-    audio = combine_frames(frames)
-    if stt.sample_rate is not None and audio.sample_rate != stt.sample_rate:
-        audio = resample(audio, stt.sample_rate)
-    return await with_retries(
-        lambda: stt.recognize([audio], language=language), policy=stt.retry_policy, provider=stt.label
-    )
 
 
 async def passthrough(items: AsyncIterable[Any]) -> AsyncIterator[Any]:

@@ -8,8 +8,9 @@ from abc import ABC, abstractmethod
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field
 
-from ..media.frame import AudioFrame
-from .base import Provider
+from ..media.frame import AudioFrame, combine_frames
+from ..media.resample import resample
+from .base import Provider, with_retries
 
 
 class SpeechEventType(enum.StrEnum):
@@ -104,3 +105,14 @@ class STT(Provider, ABC):
 
     def stream(self, *, language: str | None = None) -> STTStream:
         raise NotImplementedError(f"{self.label} does not support streaming recognition")
+
+
+async def recognize_segment(stt: STT, frames: Sequence[AudioFrame], *, language: str | None) -> SpeechEvent:
+    """One speech segment transcribed at once: its frames joined, resampled to the STT's rate,
+    and ``stt.recognize`` retried by its ``retry_policy`` (the per-segment path of the pipeline)."""
+    audio = combine_frames(frames)
+    if stt.sample_rate is not None and audio.sample_rate != stt.sample_rate:
+        audio = resample(audio, stt.sample_rate)
+    return await with_retries(
+        lambda: stt.recognize([audio], language=language), policy=stt.retry_policy, provider=stt.label
+    )

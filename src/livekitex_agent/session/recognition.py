@@ -19,12 +19,11 @@ from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from typing import Any
 
-from ..media.frame import AudioFrame, combine_frames
-from ..media.resample import Resampler, resample
+from ..media.frame import AudioFrame
+from ..media.resample import Resampler
 from ..metrics import UsageMetrics
 from ..nodes import NodeAgent
-from ..providers.base import with_retries
-from ..providers.stt import STT
+from ..providers.stt import STT, recognize_segment
 from ..providers.turn import TurnDetector
 from ..providers.vad import VAD, VADEvent, VADEventType, VADStream
 from .nodes import NodeSegment, error_source
@@ -287,16 +286,9 @@ class AudioRecognition:
     async def _recognize(self, frames: list[AudioFrame]) -> str:
         """Transcribe one segment with ``stt.recognize`` (retried); errors are reported, text is ''."""
         stt = self._stt
-        audio = combine_frames(frames)
-        if stt.sample_rate is not None and audio.sample_rate != stt.sample_rate:
-            audio = resample(audio, stt.sample_rate)
         started = self._loop.time()
         try:
-            result = await with_retries(
-                lambda: stt.recognize([audio], language=self._language),
-                policy=stt.retry_policy,
-                provider=stt.label,
-            )
+            result = await recognize_segment(stt, frames, language=self._language)
         except Exception as e:  # a provider error (or bug) must not end the session; the hook logs it
             self._hooks.error(e, "stt")
             return ""
@@ -304,7 +296,7 @@ class AudioRecognition:
             UsageMetrics(
                 provider=stt.label,
                 kind="stt",
-                audio_duration=audio.duration,
+                audio_duration=sum(f.duration for f in frames),
                 duration=self._loop.time() - started,
             )
         )
